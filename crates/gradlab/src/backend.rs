@@ -1,0 +1,512 @@
+//! Backend selection: the ONLY module in the workspace that names concrete burn backends.
+//!
+//! A [`BackendConfig`] (what the user asked for, from a TOML file or a CLI flag) is resolved
+//! into a [`ResolvedBackend`]: a plain `burn::tensor::Device` plus the [`Adapter`] that will
+//! really run the work (name, type, graphics API). Every run prints and records that adapter,
+//! so a software rasteriser (Mesa's lavapipe / llvmpipe) never passes for a GPU.
+//!
+//! Architecture Invariant: model crates never call `Device::flex()`, `Device::wgpu(..)` and
+//! friends themselves; they receive a `Device` from [`resolve`].
+//!
+//! Kernels for `wgpu` and `vulkan` are written in WGSL and translated by wgpu (naga). burn's
+//! `vulkan` cargo feature, which swaps in cubecl's own SPIR-V compiler, is deliberately not
+//! enabled: with burn 0.22.1 / cubecl 0.11.3 every SPIR-V kernel crashes Mesa's lavapipe
+//! (Mesa 22.3.6 and 25.0.7, inside `vkCreateComputePipelines`), the only Vulkan driver a
+//! machine without a GPU has.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::{Mutex, OnceLock};
+
+use burn::tensor::wgpu::{WgpuBackend, wgpu};
+use burn::tensor::{Device, DeviceKind};
+use serde::{Deserialize, Serialize};
+
+/// Which burn backend to run on, as written in a config file or on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendName {
+    /// A hardware GPU through wgpu when one exists, otherwise flex.
+    #[default]
+    Auto,
+    /// burn-flex: pure-Rust CPU backend (the recommended CPU path).
+    Flex,
+    /// burn-ndarray: the older CPU backend (deprecated upstream, still supported).
+    Ndarray,
+    /// wgpu with the graphics API chosen by wgpu (Vulkan on Linux).
+    Wgpu,
+    /// wgpu pinned to the Vulkan graphics API (never falls back to another API).
+    Vulkan,
+}
+
+impl BackendName {
+    /// Every name, for error messages and help.
+    pub const ALL: [BackendName; 5] = [
+        BackendName::Auto,
+        BackendName::Flex,
+        BackendName::Ndarray,
+        BackendName::Wgpu,
+        BackendName::Vulkan,
+    ];
+
+    /// The lowercase name used in configs and on the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendName::Auto => "auto",
+            BackendName::Flex => "flex",
+            BackendName::Ndarray => "ndarray",
+            BackendName::Wgpu => "wgpu",
+            BackendName::Vulkan => "vulkan",
+        }
+    }
+
+    /// Whether this backend runs through wgpu (a GPU API, possibly on a software adapter).
+    pub fn is_wgpu(self) -> bool {
+        matches!(self, BackendName::Wgpu | BackendName::Vulkan)
+    }
+}
+
+impl fmt::Display for BackendName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for BackendName {
+    type Err = BackendError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        BackendName::ALL
+            .into_iter()
+            .find(|b| b.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| BackendError::UnknownBackend(s.to_string()))
+    }
+}
+
+/// Which adapter a wgpu/vulkan backend should use. Ignored by the CPU backends.
+///
+/// Written as `"default"`, `"discrete"`, `"discrete:N"`, `"integrated"`, `"integrated:N"` or
+/// `"cpu"` (a software adapter such as lavapipe).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum AdapterChoice {
+    /// wgpu's own choice: the high-performance GPU if any.
+    #[default]
+    Default,
+    /// The N-th discrete GPU.
+    Discrete(usize),
+    /// The N-th integrated GPU.
+    Integrated(usize),
+    /// A CPU (software) adapter.
+    Cpu,
+}
+
+impl fmt::Display for AdapterChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AdapterChoice::Default => f.write_str("default"),
+            AdapterChoice::Discrete(n) => write!(f, "discrete:{n}"),
+            AdapterChoice::Integrated(n) => write!(f, "integrated:{n}"),
+            AdapterChoice::Cpu => f.write_str("cpu"),
+        }
+    }
+}
+
+impl FromStr for AdapterChoice {
+    type Err = BackendError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || BackendError::BadAdapter(s.to_string());
+        let lower = s.trim().to_ascii_lowercase();
+        let (kind, index) = match lower.split_once(':') {
+            Some((kind, n)) => (kind, Some(n.parse::<usize>().map_err(|_| bad())?)),
+            None => (lower.as_str(), None),
+        };
+        match (kind, index) {
+            ("default", None) => Ok(AdapterChoice::Default),
+            ("cpu" | "software", None) => Ok(AdapterChoice::Cpu),
+            ("discrete", n) => Ok(AdapterChoice::Discrete(n.unwrap_or(0))),
+            ("integrated", n) => Ok(AdapterChoice::Integrated(n.unwrap_or(0))),
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl TryFrom<String> for AdapterChoice {
+    type Error = BackendError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<AdapterChoice> for String {
+    fn from(a: AdapterChoice) -> String {
+        a.to_string()
+    }
+}
+
+impl AdapterChoice {
+    fn device_kind(self) -> DeviceKind {
+        match self {
+            AdapterChoice::Default => DeviceKind::DefaultDevice,
+            AdapterChoice::Discrete(n) => DeviceKind::DiscreteGpu(n),
+            AdapterChoice::Integrated(n) => DeviceKind::IntegratedGpu(n),
+            AdapterChoice::Cpu => DeviceKind::Cpu,
+        }
+    }
+}
+
+/// What the user asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct BackendConfig {
+    /// The backend.
+    pub backend: BackendName,
+    /// The adapter (wgpu/vulkan only).
+    pub adapter: AdapterChoice,
+}
+
+/// Errors from resolving a backend; each names the value at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// A backend name that is not one of [`BackendName::ALL`].
+    #[error("unknown backend `{0}` (expected one of: auto, flex, ndarray, wgpu, vulkan)")]
+    UnknownBackend(String),
+    /// An adapter string that does not parse.
+    #[error("bad adapter `{0}` (expected default, discrete, discrete:N, integrated, integrated:N or cpu)")]
+    BadAdapter(String),
+    /// The requested adapter does not exist on this machine.
+    #[error(
+        "backend `{backend}`: no adapter matches `{adapter}` on this machine ({available}). \
+         On Linux without a GPU, install Mesa's software Vulkan driver: \
+         `apt-get install libvulkan1 mesa-vulkan-drivers`"
+    )]
+    AdapterNotFound {
+        /// The backend asked for.
+        backend: BackendName,
+        /// The adapter asked for.
+        adapter: AdapterChoice,
+        /// The adapters that were found, for the message.
+        available: String,
+    },
+    /// The wgpu runtime refused to start on an adapter that exists.
+    #[error("backend `{backend}`: could not start adapter `{adapter}`: {message}")]
+    InitFailed {
+        /// The backend asked for.
+        backend: BackendName,
+        /// The adapter asked for.
+        adapter: AdapterChoice,
+        /// Why.
+        message: String,
+    },
+}
+
+/// The adapter that actually runs the work.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Adapter {
+    /// As the driver names it, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)" or a CPU model.
+    pub name: String,
+    /// "cpu", "discrete-gpu", "integrated-gpu", "virtual-gpu" or "other".
+    pub device_type: String,
+    /// The API the kernels go through: "flex (Rust)", "ndarray (Rust)", "vulkan", …
+    pub api: String,
+    /// Driver and version, when the API reports it.
+    pub driver: String,
+}
+
+impl Adapter {
+    /// True when no GPU hardware is involved (a CPU backend, or a software rasteriser).
+    pub fn is_software(&self) -> bool {
+        self.device_type == "cpu"
+    }
+}
+
+impl fmt::Display for Adapter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}, {}", self.name, self.device_type)?;
+        if !self.driver.is_empty() {
+            write!(f, " [{}]", self.driver)?;
+        }
+        Ok(())
+    }
+}
+
+/// A backend ready to use: the device and what it really is.
+#[derive(Debug, Clone)]
+pub struct ResolvedBackend {
+    /// What was asked for (may be `auto`).
+    pub requested: BackendName,
+    /// What is used (never `auto`).
+    pub backend: BackendName,
+    /// The plain (non-autodiff) device; call `.autodiff()` for training.
+    pub device: Device,
+    /// The adapter actually used.
+    pub adapter: Adapter,
+    /// Why `auto` chose this backend, when it did.
+    pub reason: Option<String>,
+}
+
+impl ResolvedBackend {
+    /// One line for logs and reports, e.g.
+    /// `wgpu on llvmpipe (LLVM 15.0.6, 256 bits), cpu [Mesa 22.3.6] (software: not a GPU timing)`.
+    pub fn describe(&self) -> String {
+        let mut s = format!("{} on {}", self.backend, self.adapter);
+        if self.backend.is_wgpu() && self.adapter.is_software() {
+            s.push_str(" (software adapter: not a GPU timing)");
+        }
+        if let Some(reason) = &self.reason {
+            s.push_str(&format!(" — auto: {reason}"));
+        }
+        s
+    }
+
+    /// The JSON object recorded in run reports.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "requested": self.requested,
+            "backend": self.backend,
+            "adapter": self.adapter,
+            "software": self.adapter.is_software(),
+            "auto_reason": self.reason,
+        })
+    }
+}
+
+/// Resolve a backend config into a device, failing with a clear error rather than a panic.
+///
+/// wgpu runtimes can only be initialised once per process, so resolved wgpu devices are cached:
+/// resolving the same config twice returns the same device.
+pub fn resolve(config: &BackendConfig) -> Result<ResolvedBackend, BackendError> {
+    match config.backend {
+        BackendName::Flex => Ok(cpu_backend(BackendName::Flex, Device::flex(), None)),
+        #[allow(deprecated)] // ndarray is deprecated upstream; the project still offers it.
+        BackendName::Ndarray => Ok(cpu_backend(BackendName::Ndarray, Device::ndarray(), None)),
+        BackendName::Wgpu | BackendName::Vulkan => {
+            let (device, adapter) = init_wgpu(config.backend, config.adapter)?;
+            Ok(ResolvedBackend {
+                requested: config.backend,
+                backend: config.backend,
+                device,
+                adapter,
+                reason: None,
+            })
+        }
+        BackendName::Auto => resolve_auto(config.adapter),
+    }
+}
+
+fn resolve_auto(adapter: AdapterChoice) -> Result<ResolvedBackend, BackendError> {
+    let hardware: Vec<wgpu::AdapterInfo> = probe_adapters()
+        .into_iter()
+        .filter(|a| a.device_type != wgpu::DeviceType::Cpu)
+        .collect();
+    if let Some(gpu) = hardware.first() {
+        let choice = if adapter == AdapterChoice::Cpu {
+            AdapterChoice::Default
+        } else {
+            adapter
+        };
+        let (device, found) = init_wgpu(BackendName::Wgpu, choice)?;
+        return Ok(ResolvedBackend {
+            requested: BackendName::Auto,
+            backend: BackendName::Wgpu,
+            device,
+            adapter: found,
+            reason: Some(format!("hardware GPU found ({})", gpu.name)),
+        });
+    }
+    Ok(cpu_backend(
+        BackendName::Flex,
+        Device::flex(),
+        Some("no hardware GPU adapter found, using the flex CPU backend".to_string()),
+    ))
+}
+
+fn cpu_backend(backend: BackendName, device: Device, reason: Option<String>) -> ResolvedBackend {
+    ResolvedBackend {
+        requested: if reason.is_some() { BackendName::Auto } else { backend },
+        backend,
+        device,
+        adapter: Adapter {
+            name: cpu_model(),
+            device_type: "cpu".into(),
+            api: format!("{backend} (Rust)"),
+            driver: format!(
+                "{} threads",
+                std::thread::available_parallelism().map_or(1, |n| n.get())
+            ),
+        },
+        reason,
+    }
+}
+
+/// The CPU's model name from `/proc/cpuinfo`, or a generic label elsewhere.
+pub fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
+}
+
+/// Every adapter wgpu can see through its primary APIs (Vulkan, Metal, DX12).
+pub fn probe_adapters() -> Vec<wgpu::AdapterInfo> {
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+        backends: wgpu::Backends::PRIMARY,
+        ..wgpu::InstanceDescriptor::new_without_display_handle()
+    });
+    pollster::block_on(instance.enumerate_adapters(wgpu::Backends::PRIMARY))
+        .iter()
+        .map(wgpu::Adapter::get_info)
+        .collect()
+}
+
+type WgpuKey = (BackendName, AdapterChoice);
+type WgpuCache = Mutex<HashMap<WgpuKey, (Device, Adapter)>>;
+
+fn init_wgpu(backend: BackendName, choice: AdapterChoice) -> Result<(Device, Adapter), BackendError> {
+    static CACHE: OnceLock<WgpuCache> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(hit) = cache.get(&(backend, choice)) {
+        return Ok(hit.clone());
+    }
+
+    let api = if backend == BackendName::Vulkan {
+        WgpuBackend::Vulkan
+    } else {
+        WgpuBackend::Auto
+    };
+    let not_found = || {
+        let available = probe_adapters()
+            .iter()
+            .map(|a| format!("{} ({:?}, {:?})", a.name, a.device_type, a.backend))
+            .collect::<Vec<_>>();
+        BackendError::AdapterNotFound {
+            backend,
+            adapter: choice,
+            available: if available.is_empty() {
+                "no adapters found".into()
+            } else {
+                format!("found: {}", available.join("; "))
+            },
+        }
+    };
+
+    // The runtime reports a missing adapter as an error, but a broken driver can still panic
+    // deep inside wgpu; either way the user gets one sentence, not a backtrace.
+    let started = std::panic::catch_unwind(|| {
+        Device::wgpu_options()
+            .device_kind(choice.device_kind())
+            .graphics_api(api)
+            .init_with_setup()
+    });
+    let (device, adapter) = match started {
+        Ok(Ok((device, setup))) => (device, adapter_from_info(&setup.adapter.get_info())),
+        // Something in this process already brought the runtime up lazily: burn creates
+        // tensors on `Device::default()` (wgpu, when compiled in) in a few places, e.g. when
+        // it loads optimizer state. Use that runtime and identify its adapter by name.
+        Ok(Err(err)) if api == WgpuBackend::Auto && err.to_string().contains("already initialized") => {
+            let device = Device::wgpu(choice.device_kind());
+            let name = device.identity().map(|id| id.name).unwrap_or_default();
+            let adapter = probe_adapters()
+                .iter()
+                .find(|a| a.name == name)
+                .map(adapter_from_info)
+                .unwrap_or(Adapter {
+                    name,
+                    device_type: "other".into(),
+                    api: "unknown".into(),
+                    driver: String::new(),
+                });
+            (device, adapter)
+        }
+        Ok(Err(err)) => {
+            let message = err.to_string();
+            if message.contains("No ") || message.contains("not found") || message.contains("nvailable") {
+                return Err(not_found());
+            }
+            return Err(BackendError::InitFailed {
+                backend,
+                adapter: choice,
+                message,
+            });
+        }
+        Err(_) => return Err(not_found()),
+    };
+    cache.insert((backend, choice), (device.clone(), adapter.clone()));
+    Ok((device, adapter))
+}
+
+fn adapter_from_info(info: &wgpu::AdapterInfo) -> Adapter {
+    Adapter {
+        name: info.name.clone(),
+        device_type: device_type_name(info.device_type).into(),
+        api: format!("{:?}", info.backend).to_lowercase(),
+        driver: [info.driver.as_str(), info.driver_info.as_str()]
+            .iter()
+            .filter(|s| !s.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" "),
+    }
+}
+
+fn device_type_name(t: wgpu::DeviceType) -> &'static str {
+    match t {
+        wgpu::DeviceType::Cpu => "cpu",
+        wgpu::DeviceType::DiscreteGpu => "discrete-gpu",
+        wgpu::DeviceType::IntegratedGpu => "integrated-gpu",
+        wgpu::DeviceType::VirtualGpu => "virtual-gpu",
+        wgpu::DeviceType::Other => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_names_round_trip_and_reject_unknown() {
+        for b in BackendName::ALL {
+            assert_eq!(b.as_str().parse::<BackendName>().unwrap(), b);
+        }
+        assert_eq!("WGPU".parse::<BackendName>().unwrap(), BackendName::Wgpu);
+        let err = "cuda".parse::<BackendName>().unwrap_err().to_string();
+        assert!(err.contains("unknown backend `cuda`"), "{err}");
+    }
+
+    #[test]
+    fn adapter_choices_parse() {
+        assert_eq!("default".parse::<AdapterChoice>().unwrap(), AdapterChoice::Default);
+        assert_eq!("discrete".parse::<AdapterChoice>().unwrap(), AdapterChoice::Discrete(0));
+        assert_eq!(
+            "integrated:2".parse::<AdapterChoice>().unwrap(),
+            AdapterChoice::Integrated(2)
+        );
+        assert_eq!("software".parse::<AdapterChoice>().unwrap(), AdapterChoice::Cpu);
+        for bad in ["gpu", "discrete:x", "cpu:1", ""] {
+            let err = bad.parse::<AdapterChoice>().unwrap_err().to_string();
+            assert!(err.contains("bad adapter"), "{bad}: {err}");
+        }
+        for a in [AdapterChoice::Default, AdapterChoice::Discrete(1), AdapterChoice::Cpu] {
+            assert_eq!(a.to_string().parse::<AdapterChoice>().unwrap(), a);
+        }
+    }
+
+    #[test]
+    fn cpu_backends_report_a_cpu_adapter() {
+        let r = resolve(&BackendConfig {
+            backend: BackendName::Flex,
+            adapter: AdapterChoice::Default,
+        })
+        .unwrap();
+        assert_eq!(r.backend, BackendName::Flex);
+        assert!(r.adapter.is_software());
+        assert!(r.describe().starts_with("flex on "));
+    }
+}

@@ -1,0 +1,111 @@
+//! Saving and loading models and training checkpoints.
+//!
+//! A checkpoint is three files in one folder: `model-eNNNN.bpk`, `optim-eNNNN.bpk` and, written
+//! last, `checkpoint.json` naming them and carrying the loop state. Each is written atomically,
+//! and older epoch files are removed only after the new `checkpoint.json` is in place, so at
+//! every instant the folder holds one complete, loadable checkpoint.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use burn::module::Module;
+use burn::optim::ModuleOptimizer;
+use burn::store::ModuleRecord;
+use burn::tensor::Bytes;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// Save a module's parameters to `path` (burnpack format) atomically.
+pub fn save_module<M: Module>(module: M, path: &Path) -> Result<()> {
+    let bytes = module
+        .into_record()
+        .into_bytes()
+        .map_err(|e| anyhow::anyhow!("{e:?}"))
+        .with_context(|| format!("serialising model for {}", path.display()))?;
+    crate::io::atomic_write(path, &bytes)
+}
+
+/// Load parameters saved by [`save_module`] into `module` (which fixes the architecture and
+/// the device).
+pub fn load_module<M: Module>(module: M, path: &Path) -> Result<M> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read model file {}", path.display()))?;
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
+        .map_err(|e| anyhow::anyhow!("{e:?}"))
+        .with_context(|| format!("{}: not a model file saved by gradlab", path.display()))?;
+    module
+        .try_load_record(record)
+        .map_err(|e| anyhow::anyhow!("{e:?}"))
+        .with_context(|| format!("{}: does not match this model's architecture", path.display()))
+}
+
+/// The saved state of a training loop.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct CheckpointIndex<S> {
+    /// Last finished epoch.
+    pub epoch: usize,
+    /// Model file, relative to the checkpoint folder.
+    pub model: String,
+    /// Optimizer file, relative to the checkpoint folder.
+    pub optimizer: String,
+    /// Crate-specific loop state (metrics so far, …).
+    pub state: S,
+}
+
+/// Write a checkpoint for `epoch` into `dir`.
+pub fn save_checkpoint<M: Module, S: Serialize>(
+    dir: &Path,
+    epoch: usize,
+    model: M,
+    optim: &ModuleOptimizer,
+    state: S,
+) -> Result<()> {
+    let model_file = format!("model-e{epoch:04}.bpk");
+    let optim_file = format!("optim-e{epoch:04}.bpk");
+    save_module(model, &dir.join(&model_file))?;
+    let optim_bytes = optim
+        .into_bytes()
+        .map_err(|e| anyhow::anyhow!("{e:?}"))
+        .context("serialising optimizer state")?;
+    crate::io::atomic_write(&dir.join(&optim_file), &optim_bytes)?;
+    let index = CheckpointIndex {
+        epoch,
+        model: model_file.clone(),
+        optimizer: optim_file.clone(),
+        state,
+    };
+    crate::report::write_json(&dir.join("checkpoint.json"), &index)?;
+    // Only now is it safe to drop the previous epoch's files.
+    for entry in std::fs::read_dir(dir)?.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let stale = (name.starts_with("model-e") || name.starts_with("optim-e"))
+            && name.ends_with(".bpk")
+            && name != model_file
+            && name != optim_file;
+        if stale {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    Ok(())
+}
+
+/// Load the checkpoint in `dir`: the model, the optimizer and the loop state.
+pub fn load_checkpoint<M: Module, S: DeserializeOwned>(
+    dir: &Path,
+    model: M,
+    optim: ModuleOptimizer,
+) -> Result<(M, ModuleOptimizer, CheckpointIndex<S>)> {
+    let index_path = dir.join("checkpoint.json");
+    let text = std::fs::read_to_string(&index_path)
+        .with_context(|| format!("no checkpoint to resume from: cannot read {}", index_path.display()))?;
+    let index: CheckpointIndex<S> =
+        serde_json::from_str(&text).with_context(|| format!("{}: corrupt checkpoint index", index_path.display()))?;
+    let model = load_module(model, &dir.join(&index.model))?;
+    let optim_path: PathBuf = dir.join(&index.optimizer);
+    let bytes =
+        std::fs::read(&optim_path).with_context(|| format!("cannot read optimizer state {}", optim_path.display()))?;
+    let optim = optim
+        .from_bytes(Bytes::from_bytes_vec(bytes))
+        .map_err(|e| anyhow::anyhow!("{e:?}"))
+        .with_context(|| format!("{}: corrupt optimizer state", optim_path.display()))?;
+    Ok((model, optim, index))
+}

@@ -1,0 +1,7 @@
+//! Data plumbing shared by the model crates: IDX files, seeded stratified splits and checked
+//! downloads. Model-specific datasets (MNIST items, batchers) live in their own crates and
+//! implement burn's `Dataset` trait on top of these.
+
+pub mod download;
+pub mod idx;
+pub mod split;

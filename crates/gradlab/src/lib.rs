@@ -1,0 +1,50 @@
+//! gradlab's shared runtime: everything the model crates have in common.
+//!
+//! - [`backend`]: config → `burn::tensor::Device`, with the adapter actually used.
+//! - [`config`]: defaults < TOML files < CLI flags; unknown keys rejected; resolved config saved.
+//! - [`data`]: IDX files, seeded stratified splits, checked downloads.
+//! - [`checkpoint`]: model files and resumable training checkpoints.
+//! - [`report`], [`progress`]: metrics files, plots, confusion matrices, progress bars.
+//! - [`io`]: atomic file writes.
+
+pub mod backend;
+pub mod checkpoint;
+pub mod config;
+pub mod data;
+pub mod io;
+pub mod progress;
+pub mod report;
+
+pub use backend::{Adapter, AdapterChoice, BackendConfig, BackendName, ResolvedBackend};
+
+/// The workspace root, found from this crate's manifest at compile time. Used to locate
+/// `datasets/` and `configs/` when a binary runs from another folder.
+pub fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Seed every source of randomness a run uses: the device's RNG (parameter initialisation,
+/// dropout) — data order is seeded separately through the data loader.
+pub fn seed(device: &burn::tensor::Device, seed: u64) {
+    device.seed(seed);
+}
+
+/// Print an error chain the way every gradlab binary does, and return exit code 2.
+pub fn report_error(err: &anyhow::Error) -> std::process::ExitCode {
+    eprintln!("error: {err:#}");
+    std::process::ExitCode::from(2)
+}
+
+/// Resolve a relative data path: as given when it exists from the current folder, otherwise
+/// from the workspace root (so binaries work from any folder of the checkout).
+pub fn locate(path: &std::path::Path) -> std::path::PathBuf {
+    if path.is_absolute() || path.exists() {
+        return path.to_path_buf();
+    }
+    let from_root = workspace_root().join(path);
+    if from_root.exists() {
+        from_root
+    } else {
+        path.to_path_buf()
+    }
+}

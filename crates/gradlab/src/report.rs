@@ -1,0 +1,225 @@
+//! Run reports: per-epoch metrics (CSV and JSON), learning-curve plots (SVG) and confusion
+//! matrices.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use plotters::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// One epoch's figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    /// Mean training loss over the epoch.
+    pub train_loss: f64,
+    /// Training accuracy over the epoch (0..1).
+    pub train_accuracy: f64,
+    /// Validation loss.
+    pub valid_loss: f64,
+    /// Validation accuracy (0..1).
+    pub valid_accuracy: f64,
+    /// Wall-clock seconds of the training part of the epoch.
+    pub seconds: f64,
+    /// Training items per second.
+    pub items_per_second: f64,
+}
+
+/// Write the metrics as CSV (`metrics.csv`) and JSON (`metrics.json`) into `dir`.
+pub fn write_metrics(dir: &Path, history: &[EpochMetrics]) -> Result<()> {
+    let mut csv = String::from("epoch,train_loss,train_accuracy,valid_loss,valid_accuracy,seconds,items_per_second\n");
+    for m in history {
+        csv.push_str(&format!(
+            "{},{:.6},{:.6},{:.6},{:.6},{:.3},{:.1}\n",
+            m.epoch, m.train_loss, m.train_accuracy, m.valid_loss, m.valid_accuracy, m.seconds, m.items_per_second
+        ));
+    }
+    crate::io::atomic_write(&dir.join("metrics.csv"), csv.as_bytes())?;
+    crate::io::atomic_write(
+        &dir.join("metrics.json"),
+        serde_json::to_string_pretty(history)?.as_bytes(),
+    )
+}
+
+/// Plot loss and accuracy curves (train and validation) side by side into an SVG file.
+pub fn plot_curves(path: &Path, title: &str, history: &[EpochMetrics]) -> Result<()> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (1000, 420)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let root = root.titled(title, ("sans-serif", 20))?;
+        let (left, right) = root.split_horizontally(500);
+        let last = history.len().max(1) as f64;
+        let xs = 0.5f64..last + 0.5;
+
+        let max_loss = history
+            .iter()
+            .flat_map(|m| [m.train_loss, m.valid_loss])
+            .filter(|v| v.is_finite())
+            .fold(0.0f64, f64::max)
+            .max(1e-3)
+            * 1.1;
+        let mut chart = ChartBuilder::on(&left)
+            .caption("loss", ("sans-serif", 16))
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(50)
+            .build_cartesian_2d(xs.clone(), 0.0..max_loss)?;
+        chart.configure_mesh().x_desc("epoch").draw()?;
+        series(&mut chart, history, |m| m.train_loss, BLUE, "train")?;
+        series(&mut chart, history, |m| m.valid_loss, RED, "validation")?;
+        chart
+            .configure_series_labels()
+            .background_style(WHITE)
+            .border_style(BLACK)
+            .draw()?;
+
+        let min_acc = history
+            .iter()
+            .flat_map(|m| [m.train_accuracy, m.valid_accuracy])
+            .fold(1.0f64, f64::min)
+            .min(0.9)
+            .max(0.0);
+        let mut chart = ChartBuilder::on(&right)
+            .caption("accuracy", ("sans-serif", 16))
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(50)
+            .build_cartesian_2d(xs, min_acc..1.0)?;
+        chart.configure_mesh().x_desc("epoch").draw()?;
+        series(&mut chart, history, |m| m.train_accuracy, BLUE, "train")?;
+        series(&mut chart, history, |m| m.valid_accuracy, RED, "validation")?;
+        chart
+            .configure_series_labels()
+            .background_style(WHITE)
+            .border_style(BLACK)
+            .draw()?;
+        root.present()?;
+    }
+    crate::io::atomic_write(path, svg.as_bytes())
+}
+
+type Chart<'a, 'b> = ChartContext<
+    'a,
+    SVGBackend<'b>,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
+fn series(
+    chart: &mut Chart<'_, '_>,
+    history: &[EpochMetrics],
+    value: impl Fn(&EpochMetrics) -> f64,
+    color: RGBColor,
+    label: &str,
+) -> Result<()> {
+    let points: Vec<(f64, f64)> = history.iter().map(|m| (m.epoch as f64, value(m))).collect();
+    chart
+        .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?
+        .label(label)
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+    chart.draw_series(points.into_iter().map(|p| Circle::new(p, 3, color.filled())))?;
+    Ok(())
+}
+
+/// A confusion matrix: `counts[truth][predicted]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfusionMatrix {
+    /// Counts, rows = true class, columns = predicted class.
+    pub counts: Vec<Vec<usize>>,
+}
+
+impl ConfusionMatrix {
+    /// An empty matrix for `classes` classes.
+    pub fn new(classes: usize) -> Self {
+        ConfusionMatrix {
+            counts: vec![vec![0; classes]; classes],
+        }
+    }
+
+    /// Count one prediction.
+    pub fn add(&mut self, truth: usize, predicted: usize) {
+        self.counts[truth][predicted] += 1;
+    }
+
+    /// Fraction on the diagonal.
+    pub fn accuracy(&self) -> f64 {
+        let total: usize = self.counts.iter().flatten().sum();
+        let right: usize = (0..self.counts.len()).map(|i| self.counts[i][i]).sum();
+        right as f64 / total.max(1) as f64
+    }
+
+    /// A text table with class labels, row totals and per-class recall.
+    pub fn to_table(&self) -> String {
+        let n = self.counts.len();
+        let mut s = String::from("true\\pred");
+        for j in 0..n {
+            s.push_str(&format!("{j:>6}"));
+        }
+        s.push_str("   recall\n");
+        for (i, row) in self.counts.iter().enumerate() {
+            s.push_str(&format!("{i:>9}"));
+            for c in row {
+                s.push_str(&format!("{c:>6}"));
+            }
+            let total: usize = row.iter().sum();
+            s.push_str(&format!("   {:>5.1}%\n", 100.0 * row[i] as f64 / total.max(1) as f64));
+        }
+        s
+    }
+}
+
+/// Write any serialisable value as pretty JSON, atomically.
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).context("serialising report")?;
+    crate::io::atomic_write(path, text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metrics(epoch: usize) -> EpochMetrics {
+        EpochMetrics {
+            epoch,
+            train_loss: 1.0 / epoch as f64,
+            train_accuracy: 0.5 + 0.1 * epoch as f64,
+            valid_loss: 1.2 / epoch as f64,
+            valid_accuracy: 0.45 + 0.1 * epoch as f64,
+            seconds: 1.5,
+            items_per_second: 100.0,
+        }
+    }
+
+    #[test]
+    fn writes_csv_json_and_svg() {
+        let dir = tempfile::tempdir().unwrap();
+        let h: Vec<_> = (1..=3).map(metrics).collect();
+        write_metrics(dir.path(), &h).unwrap();
+        let csv = std::fs::read_to_string(dir.path().join("metrics.csv")).unwrap();
+        assert_eq!(csv.lines().count(), 4);
+        assert!(csv.lines().nth(1).unwrap().starts_with("1,1.000000,0.600000"));
+        let back: Vec<EpochMetrics> =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("metrics.json")).unwrap()).unwrap();
+        // serde_json parses floats to within one ulp, not always bit-exactly.
+        assert_eq!(back.len(), h.len());
+        for (a, b) in back.iter().zip(&h) {
+            assert_eq!(a.epoch, b.epoch);
+            assert!((a.valid_accuracy - b.valid_accuracy).abs() < 1e-12);
+        }
+        plot_curves(&dir.path().join("c.svg"), "t", &h).unwrap();
+        let svg = std::fs::read_to_string(dir.path().join("c.svg")).unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("validation"));
+    }
+
+    #[test]
+    fn confusion_matrix_accuracy_and_table() {
+        let mut m = ConfusionMatrix::new(3);
+        for (t, p) in [(0, 0), (0, 1), (1, 1), (2, 2)] {
+            m.add(t, p);
+        }
+        assert!((m.accuracy() - 0.75).abs() < 1e-12);
+        let t = m.to_table();
+        assert!(t.contains("50.0%") && t.contains("100.0%"), "{t}");
+    }
+}

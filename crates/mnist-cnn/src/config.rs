@@ -1,0 +1,86 @@
+//! `mnist-cnn`'s run configuration: defaults (equal to `configs/mnist-cnn.toml`) < `--config`
+//! files < CLI flags, validated once into the config every other module reads.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use gradlab::config::check_range;
+use gradlab::{AdapterChoice, BackendConfig, BackendName};
+use serde::{Deserialize, Serialize};
+
+use crate::data::DatasetName;
+
+/// Everything a training run needs to know.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MnistConfig {
+    /// `auto`, `flex`, `ndarray`, `wgpu` or `vulkan`.
+    pub backend: BackendName,
+    /// wgpu/vulkan adapter: `default`, `discrete[:N]`, `integrated[:N]`, `cpu`.
+    pub adapter: AdapterChoice,
+    /// `mnist-5k`, `fashion-mnist` or `mnist`.
+    pub dataset: DatasetName,
+    /// Folder holding `mnist-5k/` (relative paths are tried from the current folder, then from
+    /// the workspace root).
+    pub data_dir: PathBuf,
+    /// Folder of the official MNIST files (downloaded there when missing).
+    pub mnist_dir: PathBuf,
+    /// Folder of the Fashion-MNIST files (Debian package `dataset-fashion-mnist`).
+    pub fashion_dir: PathBuf,
+    /// mnist-5k only: size of the stratified test split.
+    pub test_size: usize,
+    /// Use only the first N training images (0 = all).
+    pub train_limit: usize,
+    /// Use only the first N test images (0 = all).
+    pub test_limit: usize,
+    /// Passes over the training set.
+    pub epochs: usize,
+    /// Images per training step.
+    pub batch_size: usize,
+    /// Adam's learning rate.
+    pub learning_rate: f64,
+    /// Seed for weights, split and data order.
+    pub seed: u64,
+    /// Where runs are written: `<out_dir>/run-NNN/`.
+    pub out_dir: PathBuf,
+}
+
+impl Default for MnistConfig {
+    fn default() -> Self {
+        MnistConfig {
+            backend: BackendName::Auto,
+            adapter: AdapterChoice::Default,
+            dataset: DatasetName::Mnist5k,
+            data_dir: "datasets".into(),
+            mnist_dir: "datasets/mnist".into(),
+            fashion_dir: "/usr/share/datasets/fashion-mnist".into(),
+            test_size: 1000,
+            train_limit: 0,
+            test_limit: 0,
+            epochs: 5,
+            batch_size: 32,
+            learning_rate: 1e-3,
+            seed: 42,
+            out_dir: "runs/mnist-cnn".into(),
+        }
+    }
+}
+
+impl MnistConfig {
+    /// Check every value; errors name the key and the value.
+    pub fn validate(&self) -> Result<()> {
+        check_range("epochs", self.epochs, 1, 100_000)?;
+        check_range("batch_size", self.batch_size, 1, 65_536)?;
+        check_range("learning_rate", self.learning_rate, 1e-12, 10.0)?;
+        check_range("test_size", self.test_size, 1, 1_000_000)?;
+        Ok(())
+    }
+
+    /// The backend part of the config.
+    pub fn backend_config(&self) -> BackendConfig {
+        BackendConfig {
+            backend: self.backend,
+            adapter: self.adapter,
+        }
+    }
+}

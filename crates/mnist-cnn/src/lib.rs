@@ -1,0 +1,15 @@
+//! The Keras seed CNN on MNIST, on any burn backend chosen at run time.
+//!
+//! - [`config`]: the run configuration (defaults = `configs/mnist-cnn.toml`).
+//! - [`data`]: mnist-5k / Fashion-MNIST / MNIST loaders, burn `Dataset`s, the batcher.
+//! - [`model`]: the seed CNN (93,322 parameters).
+//! - [`training`]: the training loop, checkpoints and run reports.
+//! - [`inference`]: evaluation, confusion matrices and single-image prediction.
+//!
+//! `main.rs` is a thin CLI over these.
+
+pub mod config;
+pub mod data;
+pub mod inference;
+pub mod model;
+pub mod training;

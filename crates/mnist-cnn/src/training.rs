@@ -1,0 +1,279 @@
+//! The training loop: Adam on softmax cross-entropy, one checkpoint per finished epoch, a
+//! report folder per run.
+//!
+//! Run folders are `<out_dir>/run-NNN/`; `<out_dir>/latest` names the newest. Each holds
+//! `config.toml` (the resolved config), `checkpoint/`, `model.bpk` (when finished),
+//! `metrics.csv`, `metrics.json`, `curves.svg` and `report.json`.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use burn::data::dataloader::DataLoaderBuilder;
+use burn::data::dataset::Dataset;
+use burn::module::Module;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::{Int, Tensor};
+use gradlab::ResolvedBackend;
+use gradlab::checkpoint::{load_checkpoint, save_checkpoint, save_module};
+use gradlab::report::{EpochMetrics, plot_curves, write_json, write_metrics};
+use serde::{Deserialize, Serialize};
+
+use crate::config::MnistConfig;
+use crate::data::{MnistBatcher, Splits};
+use crate::inference::{EvalResult, evaluate};
+use crate::model::Cnn;
+
+/// How to run `train`.
+#[derive(Debug, Clone, Default)]
+pub struct TrainOptions {
+    /// Continue the latest run in `out_dir` from its checkpoint.
+    pub resume: bool,
+    /// Print the model summary and per-epoch lines.
+    pub verbose: bool,
+}
+
+/// What a finished run produced.
+#[derive(Debug)]
+pub struct TrainOutcome {
+    /// The run folder.
+    pub run_dir: PathBuf,
+    /// The trained model file.
+    pub model_path: PathBuf,
+    /// Per-epoch figures (all epochs, including those before a resume).
+    pub history: Vec<EpochMetrics>,
+    /// Final figures on the test set.
+    pub test: EvalResult,
+    /// Wall-clock seconds of this invocation.
+    pub seconds: f64,
+    /// The trained model.
+    pub model: Cnn,
+}
+
+/// Loop state stored in each checkpoint.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct LoopState {
+    history: Vec<EpochMetrics>,
+    config: MnistConfig,
+}
+
+/// The Adam optimizer of the seed (Keras's `epsilon = 1e-7`).
+pub fn optimizer() -> ModuleOptimizer {
+    AdamConfig::new().with_epsilon(1e-7).init()
+}
+
+/// Train the seed CNN as `cfg` says on `backend`.
+pub fn train(
+    cfg: &MnistConfig,
+    backend: &ResolvedBackend,
+    splits: &Splits,
+    opts: &TrainOptions,
+) -> Result<TrainOutcome> {
+    let started = Instant::now();
+    let say = |s: String| {
+        if opts.verbose {
+            println!("{s}");
+        }
+    };
+    let out_dir = &cfg.out_dir;
+    let run_dir = if opts.resume {
+        latest_run(out_dir)?
+    } else {
+        new_run_dir(out_dir)?
+    };
+    let ckpt_dir = run_dir.join("checkpoint");
+    gradlab::config::save_resolved(cfg, &run_dir)?;
+
+    let device = backend.device.clone().autodiff();
+    gradlab::seed(&device, cfg.seed);
+    let mut model = Cnn::new(&device);
+    let mut optim = optimizer();
+    let mut history = Vec::new();
+    let mut first_epoch = 1;
+    if opts.resume {
+        let (m, o, index) = load_checkpoint::<_, LoopState>(&ckpt_dir, model, optim)?;
+        check_resumable(&index.state.config, cfg)?;
+        model = m;
+        optim = o;
+        history = index.state.history;
+        first_epoch = index.epoch + 1;
+        say(format!("resuming {} after epoch {}", run_dir.display(), index.epoch));
+    }
+    say(model.summary(&device));
+    say(format!("data: {}", splits.description));
+    say(format!("run folder: {}", run_dir.display()));
+
+    let loss_fn = CrossEntropyLossConfig::new().init(&device);
+    let n_train = splits.train.len();
+    let steps = n_train.div_ceil(cfg.batch_size) as u64;
+    let mut last_eval = None;
+    for epoch in first_epoch..=cfg.epochs {
+        // A fresh loader per epoch, shuffled with (seed, epoch): a resumed run sees the same
+        // order as an uninterrupted one.
+        let loader = DataLoaderBuilder::new(MnistBatcher)
+            .batch_size(cfg.batch_size)
+            .shuffle(cfg.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64))
+            .set_device(device.clone())
+            .build(splits.train.clone());
+        let bar = gradlab::progress::bar(steps, format!("epoch {epoch}/{}", cfg.epochs), opts.verbose);
+        let t0 = Instant::now();
+        // Running sums stay on the device; reading them is a sync, so it happens only for the
+        // progress display and once at the end of the epoch.
+        let mut loss_sum: Tensor<1> = Tensor::zeros([1], &device);
+        let mut correct: Tensor<1, Int> = Tensor::zeros([1], &device);
+        let mut seen = 0usize;
+        for (step, batch) in loader.iter().enumerate() {
+            let batch = batch.context("loading a training batch")?;
+            let n = batch.targets.dims()[0];
+            let logits = model.forward(batch.images);
+            let loss = loss_fn.forward(logits.clone(), batch.targets.clone());
+            let hits = logits.detach().argmax(1).reshape([n]).equal(batch.targets).int().sum();
+            loss_sum = loss_sum + loss.clone().detach().mul_scalar(n as f64);
+            correct = correct + hits;
+            seen += n;
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(cfg.learning_rate, model, grads);
+            bar.inc(1);
+            if opts.verbose && (step % 25 == 24) && !bar.is_hidden() {
+                let l = loss_sum.clone().into_scalar::<f64>() / seen as f64;
+                let a = correct.clone().into_scalar::<i64>() as f64 / seen as f64;
+                bar.set_message(format!("loss {l:.4} acc {:.2}%", 100.0 * a));
+            }
+        }
+        let train_loss = loss_sum.into_scalar::<f64>() / seen.max(1) as f64;
+        let train_accuracy = correct.into_scalar::<i64>() as f64 / seen.max(1) as f64;
+        let seconds = t0.elapsed().as_secs_f64();
+        bar.finish_and_clear();
+        if !train_loss.is_finite() {
+            bail!(
+                "epoch {epoch}: the training loss is {train_loss}; lower `learning_rate` (now {})",
+                cfg.learning_rate
+            );
+        }
+        let eval = evaluate(&model.valid(), splits.test.clone(), 256, &device)?;
+        let m = EpochMetrics {
+            epoch,
+            train_loss,
+            train_accuracy,
+            valid_loss: eval.loss,
+            valid_accuracy: eval.accuracy,
+            seconds,
+            items_per_second: seen as f64 / seconds,
+        };
+        say(format!(
+            "epoch {epoch}/{}  train loss {:.4} acc {:.2}%  valid loss {:.4} acc {:.2}%  {:.1} s  {:.0} img/s",
+            cfg.epochs,
+            m.train_loss,
+            100.0 * m.train_accuracy,
+            m.valid_loss,
+            100.0 * m.valid_accuracy,
+            m.seconds,
+            m.items_per_second
+        ));
+        history.push(m);
+        save_checkpoint(
+            &ckpt_dir,
+            epoch,
+            model.clone(),
+            &optim,
+            LoopState {
+                history: history.clone(),
+                config: cfg.clone(),
+            },
+        )?;
+        last_eval = Some(eval);
+    }
+
+    let test = match last_eval {
+        Some(e) => e,
+        None => evaluate(&model.valid(), splits.test.clone(), 256, &device)?,
+    };
+    let model_path = run_dir.join("model.bpk");
+    save_module(model.clone(), &model_path)?;
+    write_metrics(&run_dir, &history)?;
+    plot_curves(&run_dir.join("curves.svg"), "mnist-cnn: seed CNN", &history)?;
+    let seconds = started.elapsed().as_secs_f64();
+    write_json(
+        &run_dir.join("report.json"),
+        &serde_json::json!({
+            "crate": "mnist-cnn",
+            "version": env!("CARGO_PKG_VERSION"),
+            "backend": backend.to_json(),
+            "data": splits.description,
+            "parameters": model.num_params(),
+            "config": cfg,
+            "epochs": history,
+            "test": test,
+            "seconds": seconds,
+        }),
+    )?;
+    Ok(TrainOutcome {
+        run_dir,
+        model_path,
+        history,
+        test,
+        seconds,
+        model,
+    })
+}
+
+/// Settings that must not change between a checkpoint and its resumption.
+fn check_resumable(saved: &MnistConfig, now: &MnistConfig) -> Result<()> {
+    let pairs = [
+        ("dataset", format!("{:?}", saved.dataset), format!("{:?}", now.dataset)),
+        ("seed", saved.seed.to_string(), now.seed.to_string()),
+        ("batch_size", saved.batch_size.to_string(), now.batch_size.to_string()),
+        (
+            "learning_rate",
+            saved.learning_rate.to_string(),
+            now.learning_rate.to_string(),
+        ),
+        ("test_size", saved.test_size.to_string(), now.test_size.to_string()),
+        (
+            "train_limit",
+            saved.train_limit.to_string(),
+            now.train_limit.to_string(),
+        ),
+    ];
+    let diffs: Vec<String> = pairs
+        .iter()
+        .filter(|(_, a, b)| a != b)
+        .map(|(k, a, b)| format!("`{k}` was {a}, now {b}"))
+        .collect();
+    if !diffs.is_empty() {
+        bail!(
+            "cannot resume: the checkpoint was made with other settings ({})",
+            diffs.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Create the next `run-NNN` folder in `out_dir` and point `latest` at it.
+pub fn new_run_dir(out_dir: &Path) -> Result<PathBuf> {
+    std::fs::create_dir_all(out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
+    let next = std::fs::read_dir(out_dir)?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.strip_prefix("run-")?.parse::<u32>().ok())
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let name = format!("run-{next:03}");
+    let dir = out_dir.join(&name);
+    std::fs::create_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    gradlab::io::atomic_write(&out_dir.join("latest"), name.as_bytes())?;
+    Ok(dir)
+}
+
+/// The run folder `<out_dir>/latest` names.
+pub fn latest_run(out_dir: &Path) -> Result<PathBuf> {
+    let pointer = out_dir.join("latest");
+    let name = std::fs::read_to_string(&pointer)
+        .with_context(|| format!("no previous run: cannot read {}", pointer.display()))?;
+    let dir = out_dir.join(name.trim());
+    if !dir.is_dir() {
+        bail!("{} names {}, which does not exist", pointer.display(), dir.display());
+    }
+    Ok(dir)
+}

@@ -1,0 +1,31 @@
+# Thin recipes over cargo. `just` is optional: every recipe is one cargo command you can type.
+# Install it with `cargo install just` (or `pip install rust-just`).
+
+# Train the seed CNN (the main job). Extra arguments go to mnist-cnn, e.g. `just run --backend wgpu`.
+run *ARGS:
+    cargo run -p mnist-cnn --release -- {{ARGS}}
+
+# The test suite, exactly as CI runs it.
+test:
+    cargo test --release --workspace
+
+# Everything CI runs, including system packages.
+ci:
+    bash .ci/run
+
+# Formatting and lints.
+lint:
+    cargo fmt --all --check
+    cargo clippy --release --workspace --all-targets -- -D warnings
+
+# Install the full Fashion-MNIST data set (Debian package, 60,000 + 10,000 images).
+fashion-mnist:
+    apt-get install -y dataset-fashion-mnist
+
+# Train on Fashion-MNIST (needs `just fashion-mnist` first).
+train-fashion *ARGS: fashion-mnist
+    cargo run -p mnist-cnn --release -- --dataset fashion-mnist {{ARGS}}
+
+# Install lavapipe (software Vulkan) so the wgpu/vulkan backends run without a GPU.
+lavapipe:
+    apt-get install -y libvulkan1 mesa-vulkan-drivers
