@@ -307,6 +307,16 @@ fn resolve_auto(adapter: AdapterChoice) -> Result<ResolvedBackend, BackendError>
             adapter
         };
         let (device, found) = init_wgpu(BackendName::Wgpu, choice)?;
+        if found.is_software() {
+            return Ok(cpu_backend(
+                BackendName::Flex,
+                Device::flex(),
+                Some(format!(
+                    "wgpu chose the software adapter {} over {}, using the flex CPU backend",
+                    found.name, gpu.name
+                )),
+            ));
+        }
         return Ok(ResolvedBackend {
             requested: BackendName::Auto,
             backend: BackendName::Wgpu,

@@ -52,7 +52,6 @@ pub fn plot_curves(path: &Path, title: &str, history: &[EpochMetrics]) -> Result
         let (left, right) = root.split_horizontally(500);
         let last = history.len().max(1) as f64;
         let xs = 0.5f64..last + 0.5;
-
         let max_loss = history
             .iter()
             .flat_map(|m| [m.train_loss, m.valid_loss])
@@ -60,65 +59,57 @@ pub fn plot_curves(path: &Path, title: &str, history: &[EpochMetrics]) -> Result
             .fold(0.0f64, f64::max)
             .max(1e-3)
             * 1.1;
-        let mut chart = ChartBuilder::on(&left)
-            .caption("loss", ("sans-serif", 16))
-            .margin(10)
-            .x_label_area_size(30)
-            .y_label_area_size(50)
-            .build_cartesian_2d(xs.clone(), 0.0..max_loss)?;
-        chart.configure_mesh().x_desc("epoch").draw()?;
-        series(&mut chart, history, |m| m.train_loss, BLUE, "train")?;
-        series(&mut chart, history, |m| m.valid_loss, RED, "validation")?;
-        chart
-            .configure_series_labels()
-            .background_style(WHITE)
-            .border_style(BLACK)
-            .draw()?;
-
         let min_acc = history
             .iter()
             .flat_map(|m| [m.train_accuracy, m.valid_accuracy])
             .fold(1.0f64, f64::min)
-            .min(0.9)
-            .max(0.0);
-        let mut chart = ChartBuilder::on(&right)
-            .caption("accuracy", ("sans-serif", 16))
-            .margin(10)
-            .x_label_area_size(30)
-            .y_label_area_size(50)
-            .build_cartesian_2d(xs, min_acc..1.0)?;
-        chart.configure_mesh().x_desc("epoch").draw()?;
-        series(&mut chart, history, |m| m.train_accuracy, BLUE, "train")?;
-        series(&mut chart, history, |m| m.valid_accuracy, RED, "validation")?;
-        chart
-            .configure_series_labels()
-            .background_style(WHITE)
-            .border_style(BLACK)
-            .draw()?;
+            .clamp(0.0, 0.9);
+        panel(&left, "loss", xs.clone(), 0.0..max_loss, history, |m| {
+            (m.train_loss, m.valid_loss)
+        })?;
+        panel(&right, "accuracy", xs, min_acc..1.0, history, |m| {
+            (m.train_accuracy, m.valid_accuracy)
+        })?;
         root.present()?;
     }
     crate::io::atomic_write(path, svg.as_bytes())
 }
 
-type Chart<'a, 'b> = ChartContext<
-    'a,
-    SVGBackend<'b>,
-    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
->;
-
-fn series(
-    chart: &mut Chart<'_, '_>,
+/// One panel: a train and a validation curve of `value` (train, validation) per epoch.
+fn panel(
+    area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+    caption: &str,
+    xs: std::ops::Range<f64>,
+    ys: std::ops::Range<f64>,
     history: &[EpochMetrics],
-    value: impl Fn(&EpochMetrics) -> f64,
-    color: RGBColor,
-    label: &str,
+    value: impl Fn(&EpochMetrics) -> (f64, f64),
 ) -> Result<()> {
-    let points: Vec<(f64, f64)> = history.iter().map(|m| (m.epoch as f64, value(m))).collect();
+    let mut chart = ChartBuilder::on(area)
+        .caption(caption, ("sans-serif", 16))
+        .margin(10)
+        .x_label_area_size(30)
+        .y_label_area_size(50)
+        .build_cartesian_2d(xs, ys)?;
+    chart.configure_mesh().x_desc("epoch").draw()?;
+    for (label, color, pick) in [("train", BLUE, 0), ("validation", RED, 1)] {
+        let points: Vec<(f64, f64)> = history
+            .iter()
+            .map(|m| {
+                let (t, v) = value(m);
+                (m.epoch as f64, if pick == 0 { t } else { v })
+            })
+            .collect();
+        chart
+            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?
+            .label(label)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+        chart.draw_series(points.into_iter().map(|p| Circle::new(p, 3, color.filled())))?;
+    }
     chart
-        .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?
-        .label(label)
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
-    chart.draw_series(points.into_iter().map(|p| Circle::new(p, 3, color.filled())))?;
+        .configure_series_labels()
+        .background_style(WHITE)
+        .border_style(BLACK)
+        .draw()?;
     Ok(())
 }
 

@@ -10,6 +10,11 @@ use mnist_cnn::inference::evaluate;
 use mnist_cnn::model::Cnn;
 use mnist_cnn::training::{TrainOptions, train};
 
+const RESUME: TrainOptions = TrainOptions {
+    resume: true,
+    verbose: false,
+};
+
 fn loss_goes_down(name: BackendName) {
     let out = tempfile::tempdir().unwrap();
     let cfg = small_config(name, 640, 200, out.path());
@@ -77,16 +82,7 @@ fn resumed_run_matches_an_uninterrupted_one() {
     std::fs::remove_file(&partial.model_path).unwrap(); // as if it crashed before the end
     let mut second = first.clone();
     second.epochs = 2;
-    let resumed = train(
-        &second,
-        &b,
-        &splits,
-        &TrainOptions {
-            resume: true,
-            verbose: false,
-        },
-    )
-    .unwrap();
+    let resumed = train(&second, &b, &splits, &RESUME).unwrap();
     assert_eq!(resumed.run_dir, partial.run_dir, "resume continues the same run folder");
     assert_eq!(resumed.history.len(), 2);
     // The first epoch's figures come back from the checkpoint (JSON: equal to within an ulp).
@@ -103,16 +99,7 @@ fn resumed_run_matches_an_uninterrupted_one() {
     // Changing a setting that shapes the run is refused.
     let mut other = second.clone();
     other.batch_size = 16;
-    let err = train(
-        &other,
-        &b,
-        &splits,
-        &TrainOptions {
-            resume: true,
-            verbose: false,
-        },
-    )
-    .unwrap_err();
+    let err = train(&other, &b, &splits, &RESUME).unwrap_err();
     assert!(format!("{err:#}").contains("`batch_size` was 32, now 16"), "{err:#}");
 }
 
