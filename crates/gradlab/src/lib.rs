@@ -20,7 +20,8 @@ pub use backend::{Adapter, AdapterChoice, BackendConfig, BackendName, ResolvedBa
 /// The workspace root, found from this crate's manifest at compile time. Used to locate
 /// `datasets/` and `configs/` when a binary runs from another folder.
 pub fn workspace_root() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    root.canonicalize().unwrap_or(root)
 }
 
 /// Seed every source of randomness a run uses: the device's RNG (parameter initialisation,

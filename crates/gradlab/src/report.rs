@@ -63,7 +63,8 @@ pub fn plot_curves(path: &Path, title: &str, history: &[EpochMetrics]) -> Result
             .iter()
             .flat_map(|m| [m.train_accuracy, m.valid_accuracy])
             .fold(1.0f64, f64::min)
-            .clamp(0.0, 0.9);
+            .clamp(0.02, 0.92)
+            - 0.02;
         panel(&left, "loss", xs.clone(), 0.0..max_loss, history, |m| {
             (m.train_loss, m.valid_loss)
         })?;
@@ -90,7 +91,19 @@ fn panel(
         .x_label_area_size(30)
         .y_label_area_size(50)
         .build_cartesian_2d(xs, ys)?;
-    chart.configure_mesh().x_desc("epoch").draw()?;
+    let epochs = history.len();
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .x_labels(epochs.clamp(2, 11))
+        .x_label_formatter(&|x| {
+            if x.fract() == 0.0 {
+                format!("{x:.0}")
+            } else {
+                String::new()
+            }
+        })
+        .draw()?;
     for (label, color, pick) in [("train", BLUE, 0), ("validation", RED, 1)] {
         let points: Vec<(f64, f64)> = history
             .iter()
