@@ -126,6 +126,87 @@ fn panel(
     Ok(())
 }
 
+/// One named curve for [`plot_lines`].
+#[derive(Debug, Clone)]
+pub struct Line {
+    /// Legend label.
+    pub label: String,
+    /// Points, in x order.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// Plot several curves on one pair of axes into an SVG file; `log_y` for a log-scaled y axis
+/// (non-positive values are left out there).
+pub fn plot_lines(path: &Path, title: &str, x_desc: &str, y_desc: &str, lines: &[Line], log_y: bool) -> Result<()> {
+    let finite = |&(x, y): &(f64, f64)| x.is_finite() && y.is_finite() && (!log_y || y > 0.0);
+    let all: Vec<(f64, f64)> = lines
+        .iter()
+        .flat_map(|l| l.points.iter().copied())
+        .filter(finite)
+        .collect();
+    anyhow::ensure!(!all.is_empty(), "nothing to plot in {}", path.display());
+    let (x0, x1) = all
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
+    let (y0, y1) = all
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
+    let x1 = if x1 > x0 { x1 } else { x0 + 1.0 };
+    let palette = [BLUE, RED, GREEN, MAGENTA, CYAN, BLACK];
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (800, 480)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut builder = ChartBuilder::on(&root);
+        builder
+            .caption(title, ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(64);
+        macro_rules! draw {
+            ($chart:expr) => {{
+                let mut chart = $chart;
+                chart
+                    .configure_mesh()
+                    .x_desc(x_desc)
+                    .y_desc(y_desc)
+                    .x_label_formatter(&|x| {
+                        if x.fract() == 0.0 {
+                            format!("{x:.0}")
+                        } else {
+                            format!("{x}")
+                        }
+                    })
+                    .draw()?;
+                for (i, line) in lines.iter().enumerate() {
+                    let color = palette[i % palette.len()];
+                    let pts: Vec<(f64, f64)> = line.points.iter().copied().filter(finite).collect();
+                    // Earlier curves are drawn wider, so curves that coincide stay visible.
+                    let width = 2 + 3 * (lines.len() - 1 - i) as u32;
+                    chart
+                        .draw_series(LineSeries::new(pts, color.stroke_width(width)))?
+                        .label(line.label.clone())
+                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+                }
+                chart
+                    .configure_series_labels()
+                    .background_style(WHITE)
+                    .border_style(BLACK)
+                    .draw()?;
+            }};
+        }
+        if log_y {
+            let hi = if y1 > y0 { y1 * 2.0 } else { y0 * 10.0 };
+            draw!(builder.build_cartesian_2d(x0..x1, (y0 / 2.0..hi).log_scale())?);
+        } else {
+            let pad = ((y1 - y0) * 0.05).max(1e-9);
+            draw!(builder.build_cartesian_2d(x0..x1, y0 - pad..y1 + pad)?);
+        }
+        root.present()?;
+    }
+    crate::io::atomic_write(path, svg.as_bytes())
+}
+
 /// A confusion matrix: `counts[truth][predicted]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConfusionMatrix {
@@ -214,6 +295,32 @@ mod tests {
         plot_curves(&dir.path().join("c.svg"), "t", &h).unwrap();
         let svg = std::fs::read_to_string(dir.path().join("c.svg")).unwrap();
         assert!(svg.starts_with("<svg") && svg.contains("validation"));
+    }
+
+    #[test]
+    fn line_plots_linear_and_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let lines = vec![
+            Line {
+                label: "a".into(),
+                points: (1..50).map(|i| (i as f64, 1.0 / i as f64)).collect(),
+            },
+            Line {
+                label: "b".into(),
+                points: vec![(1.0, 0.5), (2.0, f64::NAN), (3.0, 0.1)],
+            },
+        ];
+        for log in [false, true] {
+            let p = dir.path().join(format!("l{log}.svg"));
+            plot_lines(&p, "t", "x", "y", &lines, log).unwrap();
+            let svg = std::fs::read_to_string(&p).unwrap();
+            assert!(svg.contains("<polyline") || svg.contains("<path"), "no curve drawn");
+        }
+        let empty = [Line {
+            label: "z".into(),
+            points: vec![(1.0, -1.0)],
+        }];
+        assert!(plot_lines(&dir.path().join("e.svg"), "t", "x", "y", &empty, true).is_err());
     }
 
     #[test]

@@ -1,0 +1,164 @@
+//! Hand-derived backprop against burn's autodiff and finite differences, training on flex and
+//! wgpu (lavapipe), and the binary end to end.
+
+use std::process::Command;
+
+use burn::tensor::DType;
+use gradlab::{BackendConfig, BackendName};
+use xor_backprop::autodiff;
+use xor_backprop::config::XorConfig;
+use xor_backprop::manual::{self, Mlp, Y, max_relative_error};
+
+fn device(name: BackendName) -> burn::tensor::Device {
+    gradlab::backend::resolve(&BackendConfig {
+        backend: name,
+        ..Default::default()
+    })
+    .unwrap_or_else(|e| panic!("{name}: {e}"))
+    .device
+}
+
+/// Random weights at several scales, so the sigmoids are both near-linear and saturated.
+fn random_nets() -> Vec<Mlp> {
+    (0..10u64)
+        .map(|s| {
+            let mut m = Mlp::init(100 + s);
+            let scale = 0.5 + s as f64 / 3.0;
+            m.w1.iter_mut()
+                .flatten()
+                .chain(m.w2.iter_mut())
+                .for_each(|w| *w *= scale);
+            m
+        })
+        .collect()
+}
+
+#[test]
+fn hand_gradients_equal_autodiff_and_finite_differences_in_f64_on_cpu() {
+    let flex = device(BackendName::Flex);
+    assert!(flex.supports_dtype(DType::F64));
+    for m in random_nets() {
+        let hand = m.gradients().flat();
+        let auto = autodiff::gradients(&m, &flex, DType::F64).flat();
+        let fd = manual::finite_difference(&m, manual::FD_STEP);
+        assert!(
+            max_relative_error(&hand, &auto, 1e-12) <= 1e-10,
+            "hand vs autodiff: {hand:?} {auto:?}"
+        );
+        assert!(
+            max_relative_error(&hand, &fd, 1e-8) <= 1e-5,
+            "hand vs finite difference"
+        );
+    }
+}
+
+#[test]
+fn hand_gradients_equal_autodiff_in_f32_on_wgpu() {
+    // f32 carries ~1.2e-7 relative precision; a gradient here passes through ~10 roundings
+    // (two matmuls, two sigmoids, their derivatives). 1e-4 leaves a wide margin over the few
+    // 1e-6 observed, and still catches any wrong derivative (those are off by O(1)).
+    let wgpu = device(BackendName::Wgpu);
+    for m in random_nets().into_iter().take(3) {
+        let hand = m.gradients().flat();
+        let auto = autodiff::gradients(&m, &wgpu, DType::F32).flat();
+        let err = max_relative_error(&hand, &auto, 1e-6);
+        assert!(err <= 1e-4, "relative error {err:e}");
+    }
+}
+
+fn assert_solves(name: BackendName) {
+    let cfg = XorConfig::default();
+    let init = Mlp::init(cfg.seed);
+    let (hand, _) = manual::train(init.clone(), cfg.learning_rate, cfg.iterations, cfg.log_every);
+    let (auto, curve) = autodiff::train(&init, &device(name), cfg.learning_rate, cfg.iterations, cfg.log_every);
+    let out = auto.forward().out;
+    for (o, y) in out.iter().zip(Y) {
+        assert!(if y == 0.0 { *o < 0.1 } else { *o > 0.9 }, "{name}: {out:?}");
+    }
+    assert!(curve.last().unwrap().1 < curve[0].1 / 100.0, "{name}: loss {curve:?}");
+    // The f32 autodiff run follows the f64 hand-derived one.
+    let max = hand
+        .flat()
+        .iter()
+        .zip(auto.flat())
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(max < 1e-3, "{name}: weights differ by {max}");
+}
+
+#[test]
+fn autodiff_training_solves_xor_on_flex() {
+    assert_solves(BackendName::Flex);
+}
+
+#[test]
+fn autodiff_training_solves_xor_on_wgpu() {
+    assert_solves(BackendName::Wgpu);
+}
+
+#[test]
+fn shipped_config_equals_the_defaults() {
+    let path = gradlab::workspace_root().join("configs/xor-backprop.toml");
+    let cfg: XorConfig = gradlab::config::load_layers(&[path]).unwrap();
+    assert_eq!(cfg, XorConfig::default());
+}
+
+fn xor(args: &[&str], cwd: &std::path::Path) -> (bool, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_xor-backprop"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    (o.status.success(), text)
+}
+
+#[test]
+fn every_subcommand_runs_on_flex_and_wgpu_without_plots() {
+    let dir = tempfile::tempdir().unwrap();
+    for backend in ["flex", "wgpu"] {
+        let (ok, t) = xor(&["seed", "--no-plot", "--backend", backend], dir.path());
+        assert!(ok && t.contains("output 0.50") && t.contains("single layer"), "{t}");
+        let (ok, t) = xor(
+            &["train", "--no-plot", "--backend", backend, "--iterations", "300"],
+            dir.path(),
+        );
+        assert!(ok && t.contains(&format!("autodiff on {backend}")), "{t}");
+        let (ok, t) = xor(&["gradcheck", "--backend", backend], dir.path());
+        assert!(ok && t.contains("hand vs autodiff"), "{t}");
+    }
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "--no-plot wrote files"
+    );
+}
+
+#[test]
+fn plots_are_written_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, t) = xor(&["seed", "--out", "p"], dir.path());
+    assert!(ok, "{t}");
+    let (ok, t) = xor(&["train", "--backend", "flex", "--out", "p"], dir.path());
+    assert!(ok && t.contains("autodiff: solved"), "{t}");
+    for f in ["seed-loss.svg", "loss.svg"] {
+        let svg = std::fs::read_to_string(dir.path().join("p").join(f)).unwrap();
+        assert!(svg.len() > 1000 && svg.contains("<polyline"), "{f} looks empty");
+    }
+}
+
+#[test]
+fn bad_input_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, t) = xor(&["--lr=0"], dir.path());
+    assert!(!ok && t.contains("`learning_rate` = 0 is out of range"), "{t}");
+    std::fs::write(dir.path().join("x.toml"), "iterations = 5\nhidden = 8\n").unwrap();
+    let (ok, t) = xor(&["--config", "x.toml"], dir.path());
+    assert!(
+        !ok && t.contains("x.toml") && t.contains("unknown field `hidden`"),
+        "{t}"
+    );
+}
