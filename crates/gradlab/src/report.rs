@@ -133,6 +133,37 @@ pub struct Line {
     pub label: String,
     /// Points, in x order.
     pub points: Vec<(f64, f64)>,
+    /// Draw the points as markers joined by a thin line (iterates, samples) rather than a curve.
+    pub markers: bool,
+}
+
+impl Line {
+    /// A curve.
+    pub fn new(label: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
+        Line {
+            label: label.into(),
+            points,
+            markers: false,
+        }
+    }
+
+    /// Points drawn as markers.
+    pub fn markers(label: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
+        Line {
+            markers: true,
+            ..Line::new(label, points)
+        }
+    }
+}
+
+/// Axis label: whole numbers without decimals, others with at most three.
+fn tick(x: &f64) -> String {
+    if x.fract() == 0.0 {
+        format!("{x:.0}")
+    } else {
+        let s = format!("{x:.3}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
 }
 
 /// Plot several curves on one pair of axes into an SVG file; `log_y` for a log-scaled y axis
@@ -170,19 +201,17 @@ pub fn plot_lines(path: &Path, title: &str, x_desc: &str, y_desc: &str, lines: &
                     .configure_mesh()
                     .x_desc(x_desc)
                     .y_desc(y_desc)
-                    .x_label_formatter(&|x| {
-                        if x.fract() == 0.0 {
-                            format!("{x:.0}")
-                        } else {
-                            format!("{x}")
-                        }
-                    })
+                    .x_label_formatter(&tick)
                     .draw()?;
                 for (i, line) in lines.iter().enumerate() {
                     let color = palette[i % palette.len()];
                     let pts: Vec<(f64, f64)> = line.points.iter().copied().filter(finite).collect();
                     // Earlier curves are drawn wider, so curves that coincide stay visible.
-                    let width = 2 + 3 * (lines.len() - 1 - i) as u32;
+                    let width = 2 + (3 * (lines.len() - 1 - i) / (lines.len() - 1).max(1)) as u32;
+                    if line.markers {
+                        chart.draw_series(pts.iter().map(|&p| Circle::new(p, 4, color.filled())))?;
+                    }
+                    let width = if line.markers { 1 } else { width };
                     chart
                         .draw_series(LineSeries::new(pts, color.stroke_width(width)))?
                         .label(line.label.clone())
@@ -301,14 +330,8 @@ mod tests {
     fn line_plots_linear_and_log() {
         let dir = tempfile::tempdir().unwrap();
         let lines = vec![
-            Line {
-                label: "a".into(),
-                points: (1..50).map(|i| (i as f64, 1.0 / i as f64)).collect(),
-            },
-            Line {
-                label: "b".into(),
-                points: vec![(1.0, 0.5), (2.0, f64::NAN), (3.0, 0.1)],
-            },
+            Line::new("a", (1..50).map(|i| (i as f64, 1.0 / i as f64)).collect()),
+            Line::new("b", vec![(1.0, 0.5), (2.0, f64::NAN), (3.0, 0.1)]),
         ];
         for log in [false, true] {
             let p = dir.path().join(format!("l{log}.svg"));
@@ -316,10 +339,7 @@ mod tests {
             let svg = std::fs::read_to_string(&p).unwrap();
             assert!(svg.contains("<polyline") || svg.contains("<path"), "no curve drawn");
         }
-        let empty = [Line {
-            label: "z".into(),
-            points: vec![(1.0, -1.0)],
-        }];
+        let empty = [Line::new("z", vec![(1.0, -1.0)])];
         assert!(plot_lines(&dir.path().join("e.svg"), "t", "x", "y", &empty, true).is_err());
     }
 

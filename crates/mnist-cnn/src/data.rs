@@ -8,7 +8,6 @@
 //! Subsets (splits, `train_limit`) are burn [`SelectionDataset`]s over one [`ImageSet`];
 //! shuffling and batching are burn's `DataLoader`'s.
 
-use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -214,44 +213,9 @@ fn read_idx_pair(dir: &Path) -> Result<(Subset, Subset)> {
     ))
 }
 
-/// Read the mnist-5k CSV (gzipped): each line 784 pixels then the label.
+/// Read the mnist-5k CSV (gzipped) into an [`ImageSet`].
 pub fn read_csv_digits(path: &Path) -> Result<ImageSet> {
-    let file = std::fs::File::open(path).with_context(|| {
-        format!(
-            "cannot open {} (the mnist-5k data set ships in the repository's datasets/ folder; set `data_dir` if you moved it)",
-            path.display()
-        )
-    })?;
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(file)
-        .read_to_string(&mut text)
-        .with_context(|| format!("{}: corrupt gzip stream", path.display()))?;
-    let mut pixels = Vec::with_capacity(5000 * PIXELS);
-    let mut labels = Vec::with_capacity(5000);
-    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let at = || format!("{} line {}", path.display(), n + 1);
-        let fields: Vec<&str> = line.split(',').collect();
-        ensure!(
-            fields.len() == PIXELS + 1,
-            "{}: {} fields, expected 785",
-            at(),
-            fields.len()
-        );
-        for (i, f) in fields.iter().enumerate() {
-            let v: u16 = f
-                .trim()
-                .parse()
-                .with_context(|| format!("{}: field {} `{f}` is not an integer", at(), i + 1))?;
-            if i < PIXELS {
-                ensure!(v <= 255, "{}: pixel {} = {v} is above 255", at(), i + 1);
-                pixels.push(v as u8);
-            } else {
-                ensure!(v < NUM_CLASSES as u16, "{}: label {v} is not a digit 0–9", at());
-                labels.push(v as u8);
-            }
-        }
-    }
-    ensure!(!labels.is_empty(), "{}: no images", path.display());
+    let (pixels, labels) = gradlab::data::digits_csv::read(path)?;
     ImageSet::new(pixels, labels)
 }
 

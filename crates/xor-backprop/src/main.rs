@@ -125,10 +125,7 @@ fn seed(cfg: &XorConfig, plot: bool) -> Result<()> {
             "single layer on XOR: every output goes to 0.5, the loss stalls at 4 × ½ × 0.5² = 0.5",
             "iteration",
             "loss ½Σ(ŷ−y)²",
-            &[Line {
-                label: "single layer".into(),
-                points: curve,
-            }],
+            &[Line::new("single layer", curve)],
             false,
         )?;
         println!("plot: {}", path.display());
@@ -191,14 +188,8 @@ fn train(cfg: &XorConfig, backend: &ResolvedBackend, plot: bool) -> Result<()> {
             "iteration",
             "loss ½Σ(ŷ−y)² (log)",
             &[
-                Line {
-                    label: "hand (f64)".into(),
-                    points: to_f(&hand_curve),
-                },
-                Line {
-                    label: format!("autodiff on {} (f32)", backend.backend),
-                    points: to_f(&auto_curve),
-                },
+                Line::new("hand (f64)", to_f(&hand_curve)),
+                Line::new(format!("autodiff on {} (f32)", backend.backend), to_f(&auto_curve)),
             ],
             true,
         )?;

@@ -2,6 +2,7 @@
 //! downloads. Model-specific datasets (MNIST items, batchers) live in their own crates and
 //! implement burn's `Dataset` trait on top of these.
 
+pub mod digits_csv;
 pub mod download;
 pub mod idx;
 pub mod split;
