@@ -255,6 +255,16 @@ fn run(cli: Cli) -> Result<()> {
             if let Some(p) = out("surface.svg") {
                 plot::surface(&p, "f(x, y) = sin(√(x² + y²))", &r.axis, &r.z)?;
                 wrote(&p);
+                let n = r.axis.len();
+                let points: Vec<(f64, f64)> = r
+                    .axis
+                    .iter()
+                    .flat_map(|&y| r.axis.iter().map(move |&x| (x, y)))
+                    .collect();
+                let step = if n > 1 { r.axis[1] - r.axis[0] } else { 1.0 };
+                let p = cfg.out_dir.join("surface-gradient.svg");
+                plot::gradient_field(&p, "∇f by autodiff (arrows point uphill)", &points, &r.grad, step)?;
+                wrote(&p);
             }
         }
         Cmd::Partial { expression, at } => {

@@ -99,6 +99,49 @@ pub fn surface(path: &Path, title: &str, axis: &[f64], z: &[f64]) -> Result<()> 
     save(path, svg)
 }
 
+/// A gradient field: an arrow ∇f at each point (scaled to fit the grid spacing `step`), drawn
+/// over the plane; arrows point uphill.
+pub fn gradient_field(path: &Path, title: &str, points: &[(f64, f64)], grads: &[(f64, f64)], step: f64) -> Result<()> {
+    let (lo, hi) = points.iter().fold((f64::MAX, f64::MIN), |(a, b), p| {
+        (a.min(p.0).min(p.1), b.max(p.0).max(p.1))
+    });
+    let longest = grads
+        .iter()
+        .map(|g| g.0.hypot(g.1))
+        .filter(|m| m.is_finite())
+        .fold(0.0, f64::max)
+        .max(1e-12);
+    let scale = 0.9 * step / longest;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (640, 640)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let pad = step;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(32)
+            .y_label_area_size(40)
+            .build_cartesian_2d(lo - pad..hi + pad, lo - pad..hi + pad)?;
+        chart.configure_mesh().x_desc("x").y_desc("y").draw()?;
+        for (&(x, y), &(gx, gy)) in points.iter().zip(grads) {
+            if !(gx.is_finite() && gy.is_finite()) {
+                continue;
+            }
+            let m = gx.hypot(gy) / longest;
+            let color = ViridisRGB::get_color_normalized(m, 0.0, 1.0);
+            let tip = (x + gx * scale, y + gy * scale);
+            chart.draw_series(std::iter::once(PathElement::new(
+                vec![(x, y), tip],
+                color.stroke_width(2),
+            )))?;
+            chart.draw_series(std::iter::once(Circle::new(tip, 2, color.filled())))?;
+        }
+        root.present()?;
+    }
+    save(path, svg)
+}
+
 /// The curve (x, y) with the area under it over [a, b] shaded.
 pub fn shaded_area(path: &Path, title: &str, curve: &[(f64, f64)], a: f64, b: f64) -> Result<()> {
     let mut svg = String::new();
