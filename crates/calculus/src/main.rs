@@ -7,8 +7,8 @@ use anyhow::{Result, bail};
 use calculus::common::linspace;
 use calculus::{CalculusConfig, chain, conv, derivative, descent, normal, partial, plot, sigmoid, surface, taylor};
 use clap::{Parser, Subcommand};
+use gradlab::cli::CommonArgs;
 use gradlab::report::{Line, plot_lines};
-use gradlab::{AdapterChoice, BackendName};
 
 /// Why calculus matters for machine learning: the seed's examples, checked by autodiff.
 #[derive(Debug, Parser)]
@@ -16,15 +16,8 @@ use gradlab::{AdapterChoice, BackendName};
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
-    /// TOML config file(s), applied in order over the defaults.
-    #[arg(short, long, global = true)]
-    config: Vec<PathBuf>,
-    /// Backend (overrides the config).
-    #[arg(long, global = true, value_enum)]
-    backend: Option<BackendName>,
-    /// wgpu/vulkan adapter: default, discrete[:N], integrated[:N], cpu.
-    #[arg(long, global = true)]
-    adapter: Option<AdapterChoice>,
+    #[command(flatten)]
+    common: CommonArgs,
     /// Folder for plots.
     #[arg(long, global = true)]
     out: Option<PathBuf>,
@@ -115,13 +108,9 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    let mut cfg: CalculusConfig = gradlab::config::load_layers(&cli.config)?;
-    if let Some(b) = cli.backend {
-        cfg.backend = b;
-    }
-    if let Some(a) = cli.adapter {
-        cfg.adapter = a;
-    }
+    let mut cfg: CalculusConfig = cli
+        .common
+        .load(|c: &mut CalculusConfig| (&mut c.backend, &mut c.adapter))?;
     if let Some(o) = cli.out {
         cfg.out_dir = o;
     }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Result, bail};
 use burn::data::dataset::Dataset;
 use clap::{Args, Parser, Subcommand};
-use gradlab::{AdapterChoice, BackendName};
+use gradlab::cli::CommonArgs;
 use mnist_cnn::config::MnistConfig;
 use mnist_cnn::data::DatasetName;
 use mnist_cnn::inference::{evaluate, load_model, predict, read_digit_image};
@@ -51,15 +51,8 @@ enum Command {
 /// Options every subcommand understands.
 #[derive(Debug, Args)]
 struct Common {
-    /// TOML config file(s), applied in order over the defaults.
-    #[arg(short, long, global = true)]
-    config: Vec<PathBuf>,
-    /// Backend (overrides the config).
-    #[arg(long, global = true, value_enum)]
-    backend: Option<BackendName>,
-    /// wgpu/vulkan adapter: default, discrete[:N], integrated[:N], cpu.
-    #[arg(long, global = true)]
-    adapter: Option<AdapterChoice>,
+    #[command(flatten)]
+    shared: CommonArgs,
     /// Data set (overrides the config).
     #[arg(long, global = true, value_enum)]
     dataset: Option<DatasetName>,
@@ -115,13 +108,13 @@ fn main() -> ExitCode {
 }
 
 fn resolve_config(common: &Common, train: &TrainArgs) -> Result<MnistConfig> {
-    let mut cfg: MnistConfig = gradlab::config::load_layers(&common.config)?;
+    let mut cfg: MnistConfig = common
+        .shared
+        .load(|c: &mut MnistConfig| (&mut c.backend, &mut c.adapter))?;
     macro_rules! set {
         ($($field:ident <- $value:expr),* $(,)?) => { $( if let Some(v) = $value { cfg.$field = v; } )* };
     }
     set!(
-        backend <- common.backend,
-        adapter <- common.adapter,
         dataset <- common.dataset,
         out_dir <- common.out.clone(),
         seed <- common.seed,

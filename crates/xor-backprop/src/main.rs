@@ -6,8 +6,9 @@ use std::process::ExitCode;
 use anyhow::Result;
 use burn::tensor::DType;
 use clap::{Parser, Subcommand};
+use gradlab::ResolvedBackend;
+use gradlab::cli::CommonArgs;
 use gradlab::report::{Line, plot_lines};
-use gradlab::{AdapterChoice, BackendName, ResolvedBackend};
 use xor_backprop::config::XorConfig;
 use xor_backprop::manual::{self, Mlp, X, Y};
 use xor_backprop::{autodiff, manual::max_relative_error};
@@ -18,15 +19,8 @@ use xor_backprop::{autodiff, manual::max_relative_error};
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
-    /// TOML config file(s), applied in order over the defaults.
-    #[arg(short, long, global = true)]
-    config: Vec<PathBuf>,
-    /// Backend for the autodiff path.
-    #[arg(long, global = true, value_enum)]
-    backend: Option<BackendName>,
-    /// wgpu/vulkan adapter: default, discrete[:N], integrated[:N], cpu.
-    #[arg(long, global = true)]
-    adapter: Option<AdapterChoice>,
+    #[command(flatten)]
+    common: CommonArgs,
     /// Gradient steps.
     #[arg(long, global = true)]
     iterations: Option<usize>,
@@ -62,12 +56,16 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    let mut cfg: XorConfig = gradlab::config::load_layers(&cli.config)?;
+    let mut cfg: XorConfig = cli.common.load(|c: &mut XorConfig| (&mut c.backend, &mut c.adapter))?;
     macro_rules! set {
         ($($field:ident <- $value:expr),* $(,)?) => { $( if let Some(v) = $value { cfg.$field = v; } )* };
     }
-    set!(backend <- cli.backend, adapter <- cli.adapter, iterations <- cli.iterations,
-         learning_rate <- cli.lr, seed <- cli.seed, out_dir <- cli.out.clone());
+    set!(
+        iterations <- cli.iterations,
+        learning_rate <- cli.lr,
+        seed <- cli.seed,
+        out_dir <- cli.out.clone(),
+    );
     cfg.validate()?;
     let plot = !cli.no_plot;
     match cli.command {
