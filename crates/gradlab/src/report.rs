@@ -202,6 +202,13 @@ pub fn plot_lines(path: &Path, title: &str, x_desc: &str, y_desc: &str, lines: &
                     .x_desc(x_desc)
                     .y_desc(y_desc)
                     .x_label_formatter(&tick)
+                    .y_label_formatter(&|y: &f64| {
+                        if log_y || (*y != 0.0 && y.abs() < 0.01) {
+                            format!("{y:.0e}")
+                        } else {
+                            tick(y)
+                        }
+                    })
                     .draw()?;
                 for (i, line) in lines.iter().enumerate() {
                     let color = palette[i % palette.len()];

@@ -78,7 +78,7 @@ fn run(cli: Cli) -> Result<()> {
         Some(Command::Gradcheck) => {
             let backend = gradlab::backend::resolve(&cfg.backend_config())?;
             println!("backend: {}", backend.describe());
-            gradcheck(&cfg, &backend)
+            gradcheck(&cfg, &backend, plot)
         }
     }
 }
@@ -196,11 +196,12 @@ fn train(cfg: &XorConfig, backend: &ResolvedBackend, plot: bool) -> Result<()> {
     Ok(())
 }
 
-fn gradcheck(cfg: &XorConfig, backend: &ResolvedBackend) -> Result<()> {
+fn gradcheck(cfg: &XorConfig, backend: &ResolvedBackend, plot: bool) -> Result<()> {
     let m = Mlp::init(cfg.seed);
     let hand = m.gradients().flat();
     let fd = manual::finite_difference(&m, manual::FD_STEP);
-    let dtype = if backend.device.supports_dtype(DType::F64) {
+    // f64 where the backend computes it exactly (the CPU backends); wgpu kernels run in f32.
+    let dtype = if !backend.backend.is_wgpu() && backend.device.supports_dtype(DType::F64) {
         DType::F64
     } else {
         DType::F32
@@ -230,5 +231,27 @@ fn gradcheck(cfg: &XorConfig, backend: &ResolvedBackend) -> Result<()> {
         "largest relative error, hand vs autodiff:          {:.2e}",
         max_relative_error(&hand, &auto, 1e-8)
     );
+    if plot {
+        let rel = |other: &[f64]| -> Vec<(f64, f64)> {
+            hand.iter()
+                .zip(other)
+                .enumerate()
+                .map(|(i, (h, o))| (i as f64, ((h - o).abs() / h.abs().max(1e-8)).max(1e-17)))
+                .collect()
+        };
+        let path = cfg.out_dir.join("gradcheck.svg");
+        plot_lines(
+            &path,
+            "relative error of each hand-derived gradient entry",
+            "weight (W1 row-major, then w2)",
+            "relative error (log; exact = 1e-17)",
+            &[
+                Line::markers(format!("vs autodiff ({dtype:?})"), rel(&auto)),
+                Line::markers("vs central finite difference", rel(&fd)),
+            ],
+            true,
+        )?;
+        println!("plot: {}", path.display());
+    }
     Ok(())
 }

@@ -128,7 +128,7 @@ fn every_subcommand_runs_on_flex_and_wgpu_without_plots() {
             dir.path(),
         );
         assert!(ok && t.contains(&format!("autodiff on {backend}")), "{t}");
-        let (ok, t) = xor(&["gradcheck", "--backend", backend], dir.path());
+        let (ok, t) = xor(&["gradcheck", "--no-plot", "--backend", backend], dir.path());
         assert!(ok && t.contains("hand vs autodiff"), "{t}");
     }
     assert!(
@@ -144,7 +144,9 @@ fn plots_are_written_when_asked() {
     assert!(ok, "{t}");
     let (ok, t) = xor(&["train", "--backend", "flex", "--out", "p"], dir.path());
     assert!(ok && t.contains("autodiff: solved"), "{t}");
-    for f in ["seed-loss.svg", "loss.svg"] {
+    let (ok, t) = xor(&["gradcheck", "--backend", "flex", "--out", "p"], dir.path());
+    assert!(ok && t.contains("autodiff in F64"), "{t}");
+    for f in ["seed-loss.svg", "loss.svg", "gradcheck.svg"] {
         let svg = std::fs::read_to_string(dir.path().join("p").join(f)).unwrap();
         assert!(svg.len() > 1000 && svg.contains("<polyline"), "{f} looks empty");
     }
