@@ -21,8 +21,8 @@ fn seed_cnn_forward_agrees_across_ndarray_flex_wgpu_and_vulkan() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("model.bpk");
     let flex = Device::flex();
-    flex.seed(7);
-    gradlab::checkpoint::save_module(Cnn::new(&flex), &path).unwrap();
+    let reference = gradlab::seeded(&flex, 7, || Cnn::new(&flex));
+    gradlab::checkpoint::save_module(reference, &path).unwrap();
 
     // Eight real digits.
     let splits = mnist_cnn::data::load(&MnistConfig {

@@ -19,7 +19,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::{Mutex, OnceLock};
 
-use burn::tensor::wgpu::{WgpuBackend, wgpu};
+use burn::tensor::wgpu::{WgpuBackend, WgpuInitError, wgpu};
 use burn::tensor::{Device, DeviceKind};
 use serde::{Deserialize, Serialize};
 
@@ -420,7 +420,9 @@ fn init_wgpu(backend: BackendName, choice: AdapterChoice) -> Result<(Device, Ada
         // Something in this process already brought the runtime up lazily: burn creates
         // tensors on `Device::default()` (wgpu, when compiled in) in a few places, e.g. when
         // it loads optimizer state. Use that runtime and identify its adapter by name.
-        Ok(Err(err)) if api == WgpuBackend::Auto && err.to_string().contains("already initialized") => {
+        Ok(Err(WgpuInitError::Registration { message }))
+            if api == WgpuBackend::Auto && message.contains("already initialized") =>
+        {
             let device = Device::wgpu(choice.device_kind());
             let name = device.identity().map(|id| id.name).unwrap_or_default();
             let adapter = probe_adapters()
@@ -435,15 +437,14 @@ fn init_wgpu(backend: BackendName, choice: AdapterChoice) -> Result<(Device, Ada
                 });
             (device, adapter)
         }
+        Ok(Err(WgpuInitError::AdapterUnavailable { .. } | WgpuInitError::UnsupportedGraphicsApi { .. })) => {
+            return Err(not_found());
+        }
         Ok(Err(err)) => {
-            let message = err.to_string();
-            if message.contains("No ") || message.contains("not found") || message.contains("nvailable") {
-                return Err(not_found());
-            }
             return Err(BackendError::InitFailed {
                 backend,
                 adapter: choice,
-                message,
+                message: err.to_string(),
             });
         }
         Err(_) => return Err(not_found()),

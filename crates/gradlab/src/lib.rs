@@ -25,10 +25,22 @@ pub fn workspace_root() -> std::path::PathBuf {
     root.canonicalize().unwrap_or(root)
 }
 
-/// Seed every source of randomness a run uses: the device's RNG (parameter initialisation,
-/// dropout) — data order is seeded separately through the data loader.
-pub fn seed(device: &burn::tensor::Device, seed: u64) {
+/// Build a module with `init` (its constructor) right after seeding the device's random
+/// number generator with `seed`, so the same seed always gives the same parameters.
+///
+/// burn's generator may be process-wide and its parameters are initialised lazily, on first
+/// use; two threads that seed and draw at the same time (two runs in one process, parallel
+/// tests) would interleave their draws. So a process-wide lock is held from the seeding until
+/// every parameter has been materialised. Data order is seeded separately, in the data loader.
+pub fn seeded<M: burn::module::Module>(device: &burn::tensor::Device, seed: u64, init: impl FnOnce() -> M) -> M {
+    static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = RNG.lock().unwrap_or_else(|e| e.into_inner());
     device.seed(seed);
+    let module = init();
+    // Reading every parameter forces its lazy initialisation while the lock is held (clones
+    // share the initialisation, so `module` keeps the values drawn here).
+    drop(module.clone().into_record());
+    module
 }
 
 /// Print an error chain the way every gradlab binary does, and return exit code 2.

@@ -86,8 +86,7 @@ pub fn train(
     gradlab::config::save_resolved(cfg, &run_dir)?;
 
     let device = backend.device.clone().autodiff();
-    gradlab::seed(&device, cfg.seed);
-    let mut model = Cnn::new(&device);
+    let mut model = gradlab::seeded(&device, cfg.seed, || Cnn::new(&device));
     let mut optim = optimizer();
     let mut history = Vec::new();
     let mut first_epoch = 1;

@@ -20,8 +20,8 @@ fn loss_goes_down(name: BackendName) {
     let cfg = small_config(name, 640, 200, out.path());
     let b = backend(name);
     let splits = mnist_cnn::data::load(&cfg).unwrap();
-    b.device.seed(cfg.seed);
-    let before = evaluate(&Cnn::new(&b.device), splits.test.clone(), 100, &b.device).unwrap();
+    let fresh = gradlab::seeded(&b.device, cfg.seed, || Cnn::new(&b.device));
+    let before = evaluate(&fresh, splits.test.clone(), 100, &b.device).unwrap();
     let run = train(&cfg, &b, &splits, &TrainOptions::default()).unwrap();
     assert_eq!(run.history.len(), 1);
     let after = &run.test;
