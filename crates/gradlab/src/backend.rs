@@ -363,25 +363,42 @@ pub fn cpu_model() -> String {
         .unwrap_or_else(|| std::env::consts::ARCH.to_string())
 }
 
-/// Every adapter wgpu can see through its primary APIs (Vulkan, Metal, DX12).
+/// Every adapter wgpu can see through its primary APIs (Vulkan, Metal, DX12), probed once per
+/// process.
 pub fn probe_adapters() -> Vec<wgpu::AdapterInfo> {
-    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
-        backends: wgpu::Backends::PRIMARY,
-        ..wgpu::InstanceDescriptor::new_without_display_handle()
-    });
-    pollster::block_on(instance.enumerate_adapters(wgpu::Backends::PRIMARY))
-        .iter()
-        .map(wgpu::Adapter::get_info)
-        .collect()
+    let _held = wgpu_cache().lock().unwrap_or_else(|e| e.into_inner());
+    probe_adapters_locked()
+}
+
+/// [`probe_adapters`] for callers that already hold the wgpu lock. The Vulkan loader is not safe
+/// against instances being created and dropped on several threads at once, so every instance
+/// this module makes, and every runtime it starts, is made under that one lock.
+fn probe_adapters_locked() -> Vec<wgpu::AdapterInfo> {
+    static ADAPTERS: OnceLock<Vec<wgpu::AdapterInfo>> = OnceLock::new();
+    ADAPTERS
+        .get_or_init(|| {
+            let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+                backends: wgpu::Backends::PRIMARY,
+                ..wgpu::InstanceDescriptor::new_without_display_handle()
+            });
+            pollster::block_on(instance.enumerate_adapters(wgpu::Backends::PRIMARY))
+                .iter()
+                .map(wgpu::Adapter::get_info)
+                .collect()
+        })
+        .clone()
 }
 
 type WgpuKey = (BackendName, AdapterChoice);
 type WgpuCache = Mutex<HashMap<WgpuKey, (Device, Adapter)>>;
 
-fn init_wgpu(backend: BackendName, choice: AdapterChoice) -> Result<(Device, Adapter), BackendError> {
+fn wgpu_cache() -> &'static WgpuCache {
     static CACHE: OnceLock<WgpuCache> = OnceLock::new();
-    let cache = CACHE.get_or_init(Default::default);
-    let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+    CACHE.get_or_init(Default::default)
+}
+
+fn init_wgpu(backend: BackendName, choice: AdapterChoice) -> Result<(Device, Adapter), BackendError> {
+    let mut cache = wgpu_cache().lock().unwrap_or_else(|e| e.into_inner());
     if let Some(hit) = cache.get(&(backend, choice)) {
         return Ok(hit.clone());
     }
@@ -392,7 +409,7 @@ fn init_wgpu(backend: BackendName, choice: AdapterChoice) -> Result<(Device, Ada
         WgpuBackend::Auto
     };
     let not_found = || {
-        let available = probe_adapters()
+        let available = probe_adapters_locked()
             .iter()
             .map(|a| format!("{} ({:?}, {:?})", a.name, a.device_type, a.backend))
             .collect::<Vec<_>>();
@@ -425,7 +442,7 @@ fn init_wgpu(backend: BackendName, choice: AdapterChoice) -> Result<(Device, Ada
         {
             let device = Device::wgpu(choice.device_kind());
             let name = device.identity().map(|id| id.name).unwrap_or_default();
-            let adapter = probe_adapters()
+            let adapter = probe_adapters_locked()
                 .iter()
                 .find(|a| a.name == name)
                 .map(adapter_from_info)
