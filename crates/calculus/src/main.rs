@@ -101,10 +101,7 @@ enum Cmd {
 }
 
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => gradlab::report_error(&e),
-    }
+    gradlab::exit_code(run(Cli::parse()))
 }
 
 fn run(cli: Cli) -> Result<()> {

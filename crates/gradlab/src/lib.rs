@@ -43,10 +43,15 @@ pub fn seeded<M: burn::module::Module>(device: &burn::tensor::Device, seed: u64,
     module
 }
 
-/// Print an error chain the way every gradlab binary does, and return exit code 2.
-pub fn report_error(err: &anyhow::Error) -> std::process::ExitCode {
-    eprintln!("error: {err:#}");
-    std::process::ExitCode::from(2)
+/// A binary's exit: success, or the error chain on one `error: …` line and exit code 2.
+pub fn exit_code(result: anyhow::Result<()>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
 }
 
 /// Resolve a relative data path: as given when it exists from the current folder, otherwise

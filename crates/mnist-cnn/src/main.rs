@@ -101,10 +101,7 @@ impl TrainArgs {
 }
 
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => gradlab::report_error(&e),
-    }
+    gradlab::exit_code(run(Cli::parse()))
 }
 
 fn resolve_config(common: &Common, train: &TrainArgs) -> Result<MnistConfig> {

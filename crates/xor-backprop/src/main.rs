@@ -49,10 +49,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => gradlab::report_error(&e),
-    }
+    gradlab::exit_code(run(Cli::parse()))
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -131,12 +128,6 @@ fn seed(cfg: &XorConfig, plot: bool) -> Result<()> {
     Ok(())
 }
 
-fn solved(out: &[f64; 4]) -> bool {
-    out.iter()
-        .zip(Y)
-        .all(|(o, y)| if y == 0.0 { *o < 0.1 } else { *o > 0.9 })
-}
-
 fn train(cfg: &XorConfig, backend: &ResolvedBackend, plot: bool) -> Result<()> {
     let init = Mlp::init(cfg.seed);
     let t0 = std::time::Instant::now();
@@ -170,7 +161,7 @@ fn train(cfg: &XorConfig, backend: &ResolvedBackend, plot: bool) -> Result<()> {
     for (name, out) in [("hand-derived", &ho), ("autodiff", &ao)] {
         println!(
             "{name}: {}",
-            if solved(out) {
+            if manual::solves_xor(out) {
                 "solved (< 0.1 where y = 0, > 0.9 where y = 1)"
             } else {
                 "NOT solved yet: try more --iterations or another --seed"
