@@ -33,6 +33,40 @@ pub fn elementwise_derivative(device: &Device, xs: &[f64], f: impl Fn(Tensor<1>)
     (values(y), values(dy))
 }
 
+/// f and f′ on a grid: f′ by autodiff beside f′ by its formula.
+#[derive(Debug, Clone)]
+pub struct DerivativeCheck {
+    /// The grid.
+    pub xs: Vec<f64>,
+    /// f(x), computed on the device.
+    pub values: Vec<f64>,
+    /// f′(x) by autodiff.
+    pub autodiff: Vec<f64>,
+    /// f′(x) by its formula, in f64.
+    pub formula: Vec<f64>,
+    /// Largest |autodiff − formula|.
+    pub max_error: f64,
+}
+
+/// Differentiate the elementwise `f` on `xs` by autodiff and compare with `formula`.
+pub fn check_derivative(
+    device: &Device,
+    xs: Vec<f64>,
+    f: impl Fn(Tensor<1>) -> Tensor<1>,
+    formula: impl Fn(f64) -> f64,
+) -> DerivativeCheck {
+    let (values, autodiff) = elementwise_derivative(device, &xs, f);
+    let formula: Vec<f64> = xs.iter().map(|&x| formula(x)).collect();
+    let max_error = max_abs_diff(&autodiff, &formula);
+    DerivativeCheck {
+        xs,
+        values,
+        autodiff,
+        formula,
+        max_error,
+    }
+}
+
 /// Central difference (f(x + h) − f(x − h)) / 2h.
 pub fn central_difference(f: impl Fn(f64) -> f64, x: f64, h: f64) -> f64 {
     (f(x + h) - f(x - h)) / (2.0 * h)

@@ -4,10 +4,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
-use calculus::common::linspace;
+use calculus::common::{linspace, max_abs_diff};
 use calculus::{CalculusConfig, chain, conv, derivative, descent, normal, partial, plot, sigmoid, surface, taylor};
 use clap::{Parser, Subcommand};
 use gradlab::cli::CommonArgs;
+use gradlab::data::digits_csv::PIXELS;
 use gradlab::report::{Line, plot_lines};
 
 /// Why calculus matters for machine learning: the seed's examples, checked by autodiff.
@@ -123,13 +124,13 @@ fn run(cli: Cli) -> Result<()> {
             let i0 = r.xs.iter().position(|&x| x == 0.0).unwrap_or(100);
             println!(
                 "σ(0) = {:.6}, σ′(0) by autodiff = {:.6} (σ(0)(1 − σ(0)) = 0.25)",
-                r.sigma[i0], r.autodiff[i0]
+                r.values[i0], r.autodiff[i0]
             );
             for &x in &[-10.0, -5.0, -2.0, 0.0, 2.0, 5.0, 10.0] {
                 let i = r.xs.iter().position(|&v| (v - x).abs() < 1e-9).unwrap_or(0);
                 println!(
                     "  x = {x:>5}: σ = {:.6}  σ′ autodiff = {:.6}  σ(1−σ) = {:.6}",
-                    r.sigma[i], r.autodiff[i], r.formula[i]
+                    r.values[i], r.autodiff[i], r.formula[i]
                 );
             }
             println!(
@@ -145,7 +146,7 @@ fn run(cli: Cli) -> Result<()> {
                     "x",
                     "",
                     &[
-                        Line::new("σ(x)", pts(&r.sigma)),
+                        Line::new("σ(x)", pts(&r.values)),
                         Line::new("σ′(x) by autodiff", pts(&r.autodiff)),
                         Line::new("σ(x)(1 − σ(x))", pts(&r.formula)),
                     ],
@@ -160,7 +161,7 @@ fn run(cli: Cli) -> Result<()> {
                 let i = r.xs.iter().position(|&v| (v - x).abs() < 1e-9).unwrap_or(0);
                 println!(
                     "  x = {x:>5}: f = {:>8.3}  f′ autodiff = {:>8.3}  2x + 5 = {:>8.3}",
-                    r.values[i], r.autodiff[i], r.analytic[i]
+                    r.values[i], r.autodiff[i], r.formula[i]
                 );
             }
             println!(
@@ -178,7 +179,7 @@ fn run(cli: Cli) -> Result<()> {
                     &[
                         Line::new("f(x)", pts(&r.values)),
                         Line::new("f′(x) by autodiff", pts(&r.autodiff)),
-                        Line::new("2x + 5", pts(&r.analytic)),
+                        Line::new("2x + 5", pts(&r.formula)),
                     ],
                     false,
                 )?;
@@ -374,12 +375,7 @@ fn run(cli: Cli) -> Result<()> {
             let hand = conv::correlate(&img, &conv::SOBEL_X);
             let (burn_out, burn_grad) = conv::burn_conv(device, &img, &conv::SOBEL_X);
             let hand_grad = conv::kernel_gradient(&img);
-            let diff = hand
-                .px
-                .iter()
-                .zip(&burn_out.px)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0, f64::max);
+            let diff = max_abs_diff(&hand.px, &burn_out.px);
             println!("10×10 image ⋆ Sobel-X (valid, 8×8 output): largest |hand − burn conv2d| = {diff:.2e}");
             println!(
                 "output row 0 (hand): {:?}",
@@ -408,18 +404,14 @@ fn run(cli: Cli) -> Result<()> {
             let real = conv::Image {
                 h: 28,
                 w: 28,
-                px: pixels[digit * 784..(digit + 1) * 784]
+                px: pixels[digit * PIXELS..(digit + 1) * PIXELS]
                     .iter()
                     .map(|&p| p as f64 / 255.0)
                     .collect(),
             };
             let edges = conv::burn_conv(device, &real, &conv::SOBEL_X).0;
             let d = conv::correlate(&real, &conv::SOBEL_X);
-            let diff_real =
-                d.px.iter()
-                    .zip(&edges.px)
-                    .map(|(a, b)| (a - b).abs())
-                    .fold(0.0, f64::max);
+            let diff_real = max_abs_diff(&d.px, &edges.px);
             println!(
                 "mnist-5k digit {digit} (label {}): 26×26 edges, largest |hand − burn| = {diff_real:.2e}",
                 labels[digit]

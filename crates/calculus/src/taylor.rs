@@ -2,7 +2,7 @@
 
 use burn::tensor::{Device, Tensor};
 
-use crate::common::{linspace, tensor, values};
+use crate::common::{linspace, max_abs_diff, tensor, values};
 
 /// One polynomial's curve and error.
 #[derive(Debug, Clone)]
@@ -44,7 +44,7 @@ pub fn run(device: &Device, terms: &[usize], points: usize) -> TaylorReport {
         .iter()
         .map(|&n| {
             let v = values(polynomial(x.clone(), n));
-            let max_error = v.iter().zip(&exp).map(|(p, e)| (p - e).abs()).fold(0.0, f64::max);
+            let max_error = max_abs_diff(&v, &exp);
             Approximation {
                 terms: n,
                 values: v,

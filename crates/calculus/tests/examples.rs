@@ -18,7 +18,7 @@ fn sigmoid_derivative_by_autodiff_equals_the_formula() {
     let r = sigmoid::run(&flex(), 201);
     let i0 = r.xs.iter().position(|&x| x == 0.0).unwrap();
     assert!((r.autodiff[i0] - 0.25).abs() < 1e-6);
-    assert!((r.sigma[i0] - 0.5).abs() < 1e-7);
+    assert!((r.values[i0] - 0.5).abs() < 1e-7);
     assert!(r.max_error < 1e-6, "{}", r.max_error);
     for x in [-4.0, -0.3, 0.0, 2.5] {
         let fd = central_difference(sigmoid::sigma, x, 1e-5);

@@ -151,12 +151,7 @@ fn train(cfg: &XorConfig, backend: &ResolvedBackend, plot: bool) -> Result<()> {
     let (ho, ao) = (hand.forward().out, auto.forward().out);
     print_outputs(&format!("\nhand-derived backprop ({hand_s:.2} s):"), &ho);
     print_outputs(&format!("autodiff on {} ({auto_s:.2} s):", backend.backend), &ao);
-    let max_w = hand
-        .flat()
-        .iter()
-        .zip(auto.flat())
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f64::max);
+    let max_w = manual::max_abs_difference(&hand.flat(), &auto.flat());
     println!("largest weight difference after training, hand (f64) vs autodiff (f32): {max_w:.2e}");
     for (name, out) in [("hand-derived", &ho), ("autodiff", &ao)] {
         println!(

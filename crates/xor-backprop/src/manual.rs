@@ -208,6 +208,11 @@ pub fn finite_difference(m: &Mlp, h: f64) -> Vec<f64> {
         .collect()
 }
 
+/// Largest |a − b| over two weight or gradient lists.
+pub fn max_abs_difference(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
+}
+
 /// Largest relative error |a − b| / max(|a|, |b|, floor) over two gradient lists.
 pub fn max_relative_error(a: &[f64], b: &[f64], floor: f64) -> f64 {
     a.iter()

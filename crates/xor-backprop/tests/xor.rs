@@ -75,12 +75,7 @@ fn assert_solves(name: BackendName) {
     assert!(manual::solves_xor(&out), "{name}: {out:?}");
     assert!(curve.last().unwrap().1 < curve[0].1 / 100.0, "{name}: loss {curve:?}");
     // The f32 autodiff run follows the f64 hand-derived one.
-    let max = hand
-        .flat()
-        .iter()
-        .zip(auto.flat())
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f64::max);
+    let max = manual::max_abs_difference(&hand.flat(), &auto.flat());
     assert!(max < 1e-3, "{name}: weights differ by {max}");
 }
 
