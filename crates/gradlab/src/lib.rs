@@ -5,6 +5,7 @@
 //! - [`data`]: IDX files, seeded stratified splits, checked downloads.
 //! - [`checkpoint`]: model files and resumable training checkpoints.
 //! - [`report`], [`progress`]: metrics files, plots, confusion matrices, progress bars.
+//! - [`runs`]: `run-NNN` folders and the `latest` pointer.
 //! - [`io`]: atomic file writes.
 
 pub mod backend;
@@ -15,6 +16,7 @@ pub mod data;
 pub mod io;
 pub mod progress;
 pub mod report;
+pub mod runs;
 
 pub use backend::{Adapter, AdapterChoice, BackendConfig, BackendName, ResolvedBackend};
 

@@ -10,7 +10,7 @@ use gradlab::cli::CommonArgs;
 use mnist_cnn::config::MnistConfig;
 use mnist_cnn::data::DatasetName;
 use mnist_cnn::inference::{evaluate, load_model, predict, read_digit_image};
-use mnist_cnn::training::{TrainOptions, latest_run, train};
+use mnist_cnn::training::{TrainOptions, train};
 
 /// Train the Keras seed CNN on MNIST digits with burn, on the backend a config names.
 #[derive(Debug, Parser)]
@@ -221,15 +221,6 @@ fn run(cli: Cli) -> Result<()> {
 fn model_path(given: Option<PathBuf>, cfg: &MnistConfig) -> Result<PathBuf> {
     match given {
         Some(p) => Ok(p),
-        None => {
-            let p = latest_run(&cfg.out_dir)?.join("model.bpk");
-            if !p.exists() {
-                bail!(
-                    "{} does not exist (the latest run has not finished; train first or pass --model)",
-                    p.display()
-                );
-            }
-            Ok(p)
-        }
+        None => gradlab::runs::latest_file(&cfg.out_dir, "model.bpk"),
     }
 }

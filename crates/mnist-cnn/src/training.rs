@@ -5,7 +5,7 @@
 //! `config.toml` (the resolved config), `checkpoint/`, `model.bpk` (when finished),
 //! `metrics.csv`, `metrics.json`, `curves.svg` and `report.json`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -18,6 +18,7 @@ use burn::tensor::{Int, Tensor};
 use gradlab::ResolvedBackend;
 use gradlab::checkpoint::{load_checkpoint, save_checkpoint, save_module};
 use gradlab::report::{EpochMetrics, plot_curves, write_json, write_metrics};
+use gradlab::runs::{latest_run, new_run_dir};
 use serde::{Deserialize, Serialize};
 
 use crate::config::MnistConfig;
@@ -247,32 +248,4 @@ fn check_resumable(saved: &MnistConfig, now: &MnistConfig) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// Create the next `run-NNN` folder in `out_dir` and point `latest` at it.
-pub fn new_run_dir(out_dir: &Path) -> Result<PathBuf> {
-    std::fs::create_dir_all(out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
-    let next = std::fs::read_dir(out_dir)?
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.strip_prefix("run-")?.parse::<u32>().ok())
-        .max()
-        .unwrap_or(0)
-        + 1;
-    let name = format!("run-{next:03}");
-    let dir = out_dir.join(&name);
-    std::fs::create_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    gradlab::io::atomic_write(&out_dir.join("latest"), name.as_bytes())?;
-    Ok(dir)
-}
-
-/// The run folder `<out_dir>/latest` names.
-pub fn latest_run(out_dir: &Path) -> Result<PathBuf> {
-    let pointer = out_dir.join("latest");
-    let name = std::fs::read_to_string(&pointer)
-        .with_context(|| format!("no previous run: cannot read {}", pointer.display()))?;
-    let dir = out_dir.join(name.trim());
-    if !dir.is_dir() {
-        bail!("{} names {}, which does not exist", pointer.display(), dir.display());
-    }
-    Ok(dir)
 }

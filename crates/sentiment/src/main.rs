@@ -1,0 +1,283 @@
+//! `sentiment`: train, evaluate and query the sentiment classifiers. A thin CLI over the library.
+
+use std::io::BufReader;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use gradlab::cli::CommonArgs;
+use sentiment::config::SentimentConfig;
+use sentiment::data::{SEED_QUERY, SEED_SENTENCES};
+use sentiment::inference::{Classifier, load_classifier, predict_encoded};
+use sentiment::model::ModelKind;
+use sentiment::query::{Checked, check, read_lines};
+use sentiment::training::{LoopSettings, fit, fit_encoder, train};
+
+/// Sentiment of movie-review sentences with burn, on the backend a config names.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Train on the movie reviews (the default).
+    Train,
+    /// The seed: five sentences, num_words 100, maxlen 10, 50 epochs.
+    Seed,
+    /// Evaluate a saved model on the test split: accuracy, precision, recall, F1, confusion.
+    Eval {
+        /// Model folder (default: the latest run's model/).
+        #[arg(long)]
+        model: Option<PathBuf>,
+    },
+    /// Probability and label of each text: given as arguments, or one per line from `--file`
+    /// or standard input.
+    Predict {
+        /// Model folder (default: the latest run's model/).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Read one text per line from this file (`-` for standard input).
+        #[arg(long, conflicts_with = "texts")]
+        file: Option<PathBuf>,
+        /// Texts to classify (none: read standard input).
+        texts: Vec<String>,
+    },
+}
+
+/// Options every subcommand understands.
+#[derive(Debug, Args)]
+struct Common {
+    #[command(flatten)]
+    shared: CommonArgs,
+    /// Classifier to train: seed or nb-bigram (overrides `model`).
+    #[arg(long, global = true, value_enum)]
+    classifier: Option<ModelKind>,
+    /// Folder for runs (overrides `out_dir`).
+    #[arg(long, global = true)]
+    out: Option<PathBuf>,
+    /// Random seed (overrides `seed`).
+    #[arg(long, global = true)]
+    seed: Option<u64>,
+    /// Epochs (overrides `epochs`).
+    #[arg(long, global = true)]
+    epochs: Option<usize>,
+    /// Batch size (overrides `batch_size`).
+    #[arg(long, global = true)]
+    batch_size: Option<usize>,
+    /// Adam learning rate (overrides `learning_rate`).
+    #[arg(long, global = true)]
+    lr: Option<f64>,
+    /// Use a stratified sample of N sentences (overrides `limit`).
+    #[arg(long, global = true)]
+    limit: Option<usize>,
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => gradlab::exit_code(Err(e)),
+    }
+}
+
+fn resolve_config(common: &Common) -> Result<SentimentConfig> {
+    let mut cfg: SentimentConfig = common
+        .shared
+        .load(|c: &mut SentimentConfig| (&mut c.backend, &mut c.adapter))?;
+    macro_rules! set {
+        ($($field:ident <- $value:expr),* $(,)?) => { $( if let Some(v) = $value { cfg.$field = v; } )* };
+    }
+    set!(
+        model <- common.classifier,
+        out_dir <- common.out.clone(),
+        seed <- common.seed,
+        epochs <- common.epochs,
+        batch_size <- common.batch_size,
+        learning_rate <- common.lr,
+        limit <- common.limit,
+    );
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let cfg = resolve_config(&cli.common)?;
+    let backend = gradlab::backend::resolve(&cfg.backend_config())?;
+    let quiet = matches!(cli.command, Some(Command::Predict { .. }));
+    if !quiet {
+        println!("backend: {}", backend.describe());
+    }
+    match cli.command {
+        None | Some(Command::Train) => {
+            println!("resolved config:\n{}", gradlab::config::to_toml(&cfg)?);
+            let splits = sentiment::data::load(&cfg)?;
+            let out = train(&cfg, &backend, &splits, true)?;
+            println!("\ntest: {}", out.test.to_text());
+            println!("total {:.1} s", out.seconds);
+            let d = &out.run_dir;
+            println!("model:   {}", out.model_dir.display());
+            println!("metrics: {} (and metrics.json)", d.join("metrics.csv").display());
+            println!("plot:    {}", d.join("curves.svg").display());
+            println!("report:  {}", d.join("report.json").display());
+        }
+        Some(Command::Seed) => seed(&cfg, &backend)?,
+        Some(Command::Eval { model }) => {
+            let path = model_path(model, &cfg)?;
+            let classifier = load_classifier(&path, &backend.device)?;
+            let splits = sentiment::data::load(&cfg)?;
+            println!("data: {}", splits.description);
+            let texts: Vec<&str> = splits.test.iter().map(|r| r.text.as_str()).collect();
+            let labels: Vec<u8> = splits.test.iter().map(|r| r.label).collect();
+            let set = classifier.encoder.encode_set(&texts, &labels);
+            let m = sentiment::inference::evaluate(&classifier.model, &set, &backend.device)?;
+            println!(
+                "model {} ({:?}) on the test split:\n{}",
+                path.display(),
+                classifier.spec.kind,
+                m.to_text()
+            );
+        }
+        Some(Command::Predict { model, file, texts }) => {
+            let path = model_path(model, &cfg)?;
+            let classifier = load_classifier(&path, &backend.device)?;
+            return predict(&classifier, file, texts, &backend.device);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The seed, end to end: fit the tokenizer on the five sentences, train 50 epochs, report.
+fn seed(cfg: &SentimentConfig, backend: &gradlab::ResolvedBackend) -> Result<()> {
+    let seed_cfg = SentimentConfig {
+        model: ModelKind::Seed,
+        num_words: 100,
+        maxlen: 10,
+        ..cfg.clone()
+    };
+    let texts: Vec<&str> = SEED_SENTENCES.iter().map(|(t, _)| *t).collect();
+    let labels: Vec<u8> = SEED_SENTENCES.iter().map(|(_, l)| *l).collect();
+    let (encoder, spec) = fit_encoder(&seed_cfg, &texts, &labels);
+    let set = encoder.encode_set(&texts, &labels);
+    for (t, row) in texts.iter().zip(set.ids.chunks(set.width)) {
+        println!("{t:<34} → {row:?}");
+    }
+    let device = backend.device.clone().autodiff();
+    let model = gradlab::seeded(&device, cfg.seed, || spec.init(&device));
+    let settings = LoopSettings {
+        epochs: 50,
+        batch_size: 32,
+        learning_rate: 1e-3,
+        l2: 0.0,
+        restore_best: false,
+        seed: cfg.seed,
+        verbose: false,
+    };
+    let (model, history) = fit(model, &set, None, &settings, &device)?;
+    let last = history.last().context("no epoch ran")?;
+    println!(
+        "after 50 epochs: training loss {:.4}, training accuracy {:.0}%",
+        last.train_loss,
+        100.0 * last.train_accuracy
+    );
+    let q = encoder.encode(SEED_QUERY);
+    let p = predict_encoded(
+        &burn::module::Module::valid(&model),
+        std::slice::from_ref(&q),
+        &backend.device,
+    )?[0];
+    println!(
+        "{SEED_QUERY:?} → {:?} → probability positive {p:.4} ({})",
+        q.ids,
+        label(p)
+    );
+    Ok(())
+}
+
+fn label(p: f32) -> &'static str {
+    if p >= 0.5 { "positive" } else { "negative" }
+}
+
+fn print_prediction(p: f32, text: &str) {
+    println!("{p:.4}\t{}\t{text}", label(p));
+}
+
+/// Predict texts from arguments (any rejected → error) or lines (rejected lines reported,
+/// exit 1 at the end).
+fn predict(
+    classifier: &Classifier,
+    file: Option<PathBuf>,
+    texts: Vec<String>,
+    device: &burn::tensor::Device,
+) -> Result<ExitCode> {
+    if !texts.is_empty() {
+        let mut checked = Vec::new();
+        for (i, t) in texts.iter().enumerate() {
+            let c = check(&classifier.encoder, t).map_err(|why| anyhow::anyhow!("text {} {t:?}: {why}", i + 1))?;
+            checked.push(c);
+        }
+        let probs = predict_checked(classifier, &checked, device)?;
+        for (i, ((t, c), p)) in texts.iter().zip(&checked).zip(probs).enumerate() {
+            for w in &c.warnings {
+                eprintln!("warning: text {}: {w}", i + 1);
+            }
+            print_prediction(p, t);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (source, lines) = match file.as_deref() {
+        None => ("<stdin>".to_string(), read_lines(std::io::stdin().lock())?),
+        Some(p) if p.as_os_str() == "-" => ("<stdin>".to_string(), read_lines(std::io::stdin().lock())?),
+        Some(p) => {
+            let f = std::fs::File::open(p).with_context(|| format!("cannot open {}", p.display()))?;
+            (p.display().to_string(), read_lines(BufReader::new(f))?)
+        }
+    };
+    let mut rejected = 0;
+    let mut ok: Vec<(usize, &str, Checked)> = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let checked = line
+            .as_deref()
+            .map_err(Clone::clone)
+            .and_then(|t| Ok((t, check(&classifier.encoder, t)?)));
+        match checked {
+            Ok((t, c)) => ok.push((i + 1, t, c)),
+            Err(why) => {
+                eprintln!("{source}:{}: skipped: {why}", i + 1);
+                rejected += 1;
+            }
+        }
+    }
+    let checked: Vec<Checked> = ok.iter().map(|(_, _, c)| c.clone()).collect();
+    let probs = predict_checked(classifier, &checked, device)?;
+    for ((line, t, c), p) in ok.iter().zip(probs) {
+        for w in &c.warnings {
+            eprintln!("{source}:{line}: warning: {w}");
+        }
+        print_prediction(p, t);
+    }
+    if rejected > 0 {
+        eprintln!("{rejected} line(s) of {source} skipped");
+        return Ok(ExitCode::from(1));
+    }
+    if lines.is_empty() {
+        bail!("{source}: no text to classify");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn predict_checked(classifier: &Classifier, checked: &[Checked], device: &burn::tensor::Device) -> Result<Vec<f32>> {
+    let enc: Vec<_> = checked.iter().map(|c| c.encoded.clone()).collect();
+    predict_encoded(&classifier.model, &enc, device)
+}
+
+fn model_path(given: Option<PathBuf>, cfg: &SentimentConfig) -> Result<PathBuf> {
+    match given {
+        Some(p) => Ok(p),
+        None => gradlab::runs::latest_file(&cfg.out_dir, "model/model.json"),
+    }
+}

@@ -1,0 +1,179 @@
+//! The `sentiment` binary end to end: the seed mode, a tiny train → eval → predict round trip,
+//! and the defined behaviour for every awkward input (see `sentiment::query`).
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn sentiment(args: &[&str], cwd: &Path, stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sentiment"))
+        .args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run sentiment");
+    let input = stdin.unwrap_or_default().to_vec();
+    let mut pipe = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || pipe.write_all(&input));
+    let out = child.wait_with_output().expect("wait for sentiment");
+    writer.join().unwrap().ok();
+    out
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn seed_mode_prints_the_encodings_accuracy_and_the_query() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = sentiment(&["seed", "--backend", "flex"], dir.path(), None);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(
+        t.contains("I love this movie!                 → [2, 4, 3, 5, 0, 0, 0, 0, 0, 0]"),
+        "{t}"
+    );
+    assert!(t.contains("training accuracy"), "{t}");
+    assert!(
+        t.contains("\"This movie is amazing!\" → [3, 5, 7, 1, 0, 0, 0, 0, 0, 0] → probability positive"),
+        "{t}"
+    );
+}
+
+#[test]
+fn train_eval_predict_and_every_awkward_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let common = ["--backend", "flex", "--out", "runs", "--limit", "600", "--epochs", "2"];
+    let o = sentiment(&[&["train"], &common[..]].concat(), d, None);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(
+        t.contains("test: accuracy") && t.contains("precision") && t.contains("F1"),
+        "{t}"
+    );
+    let run = d.join("runs/run-001");
+    for f in [
+        "model/model.bpk",
+        "model/model.json",
+        "metrics.csv",
+        "metrics.json",
+        "curves.svg",
+        "report.json",
+    ] {
+        assert!(run.join(f).is_file(), "missing {f}");
+    }
+    let o = sentiment(&[&["eval"], &common[..]].concat(), d, None);
+    assert!(o.status.success() && text(&o).contains("confusion"), "{}", text(&o));
+
+    let predict = |args: &[&str], stdin: Option<&[u8]>| {
+        sentiment(
+            &[&["predict", "--backend", "flex", "--out", "runs"], args].concat(),
+            d,
+            stdin,
+        )
+    };
+    // One good text: probability and label on stdout.
+    let o = predict(&["A gorgeous, moving and funny film."], None);
+    let t = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(o.status.success(), "{}", text(&o));
+    let fields: Vec<&str> = t.trim().split('\t').collect();
+    let p: f32 = fields[0].parse().unwrap();
+    assert!(
+        (0.0..=1.0).contains(&p) && ["positive", "negative"].contains(&fields[1]),
+        "{t}"
+    );
+
+    // Rejected command-line texts: exit 2, a reason, no panic.
+    for (bad, why) in [("", "empty text"), ("   \t ", "empty text"), ("?!... --", "no words")] {
+        let o = predict(&[bad], None);
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}: {t}");
+        assert!(t.contains(why) && !t.contains("panicked"), "{bad:?}: {t}");
+    }
+    // No known word: a prediction with a warning.
+    let o = predict(&["zqxv wvvk"], None);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("none of its 2 word(s)"),
+        "{}",
+        text(&o)
+    );
+    // Longer than maxlen (50 words): a prediction from the first 50, with a warning.
+    let long = "good ".repeat(80);
+    let o = predict(&[&long], None);
+    assert!(
+        o.status.success() && text(&o).contains("30 word(s) beyond"),
+        "{}",
+        text(&o)
+    );
+
+    // Line mode from stdin: bad lines reported by number, the rest predicted, exit 1.
+    let mut input = b"a fine film\n\nbroken \xff\xfe bytes\nawful\n".to_vec();
+    input.extend(vec![b'x'; (1 << 20) + 10]);
+    input.extend(b" y\nthe end\n");
+    let o = predict(&[], Some(&input));
+    let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    assert_eq!(out.lines().count(), 3, "{out}");
+    assert!(
+        out.contains("a fine film") && out.contains("awful") && out.contains("the end"),
+        "{out}"
+    );
+    assert!(err.contains("<stdin>:2: skipped: empty text"), "{err}");
+    assert!(err.contains("<stdin>:3: skipped: not valid UTF-8 at byte 7"), "{err}");
+    assert!(err.contains("<stdin>:5: skipped: too long"), "{err}");
+    // The same from a file.
+    std::fs::write(d.join("in.txt"), b"great fun\r\nboring\n").unwrap();
+    let o = predict(&["--file", "in.txt"], None);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 2);
+    let o = predict(&["--file", "missing.txt"], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("missing.txt"));
+    // A model folder that is not one.
+    let o = predict(&["--model", "runs", "fine"], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("model.json"), "{}", text(&o));
+}
+
+#[test]
+fn bad_config_and_data_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("bad.toml"), "maxlen = 0\n").unwrap();
+    let o = sentiment(&["--backend", "flex", "-c", "bad.toml"], d, None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("`maxlen` = 0"), "{}", text(&o));
+    std::fs::write(d.join("data.tsv"), "1\t0.5\tfine\n2\tgood\tbad rating\n").unwrap();
+    std::fs::write(d.join("data.toml"), "data_file = \"data.tsv\"\n").unwrap();
+    let o = sentiment(&["--backend", "flex", "-c", "data.toml", "--out", "r"], d, None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("data.tsv:2: rating \"good\" is not a number"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn shipped_configs_are_the_defaults_and_the_nb_option() {
+    let root = gradlab::workspace_root();
+    let cfg: sentiment::config::SentimentConfig =
+        gradlab::config::load_layers(&[root.join("configs/sentiment.toml")]).unwrap();
+    assert_eq!(cfg, sentiment::config::SentimentConfig::default());
+    let nb: sentiment::config::SentimentConfig = gradlab::config::load_layers(&[
+        root.join("configs/sentiment.toml"),
+        root.join("configs/sentiment-nb.toml"),
+    ])
+    .unwrap();
+    assert_eq!(nb.model, sentiment::model::ModelKind::NbBigram);
+    nb.validate().unwrap();
+}
