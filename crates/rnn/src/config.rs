@@ -1,0 +1,115 @@
+//! `rnn`'s run configuration: defaults (equal to `configs/rnn.toml`) < `--config` files < CLI
+//! flags, validated once.
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use gradlab::config::check_range;
+use gradlab::{AdapterChoice, BackendConfig, BackendName};
+use serde::{Deserialize, Serialize};
+
+/// Which implementation of BPTT trains the cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Engine {
+    /// Hand-derived BPTT in f64 on the CPU (`manual.rs`), one stream, exactly min-char-rnn.
+    Manual,
+    /// The cell on burn tensors with autodiff (`model.rs`) on the configured backend, `batch_size`
+    /// streams.
+    Burn,
+}
+
+/// Everything a training run needs to know.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RnnConfig {
+    /// `auto`, `flex`, `ndarray`, `wgpu` or `vulkan` (the `burn` engine).
+    pub backend: BackendName,
+    /// wgpu/vulkan adapter.
+    pub adapter: AdapterChoice,
+    /// The corpus (UTF-8 text).
+    pub data_file: PathBuf,
+    /// Use only the first N characters (0 = all).
+    pub limit: usize,
+    /// Fraction held out (the end of the text) for validation.
+    pub valid_fraction: f64,
+    /// `manual` or `burn`.
+    pub engine: Engine,
+    /// Hidden units `H`.
+    pub hidden: usize,
+    /// Characters per BPTT chunk `T`.
+    pub seq_length: usize,
+    /// Parallel streams (`burn` engine; `manual` needs 1).
+    pub batch_size: usize,
+    /// Adagrad's learning rate.
+    pub learning_rate: f64,
+    /// Gradients are clipped to ±clip.
+    pub clip: f64,
+    /// Standard deviation of the initial weights.
+    pub init_scale: f64,
+    /// Passes over the training text.
+    pub epochs: usize,
+    /// Validate, sample and save every N steps (and at the end).
+    pub eval_every: usize,
+    /// Characters in each progress sample.
+    pub sample_len: usize,
+    /// Seed for weights and sampling.
+    pub seed: u64,
+    /// Where runs are written: `<out_dir>/run-NNN/`.
+    pub out_dir: PathBuf,
+}
+
+impl Default for RnnConfig {
+    fn default() -> Self {
+        RnnConfig {
+            backend: BackendName::Auto,
+            adapter: AdapterChoice::Default,
+            data_file: "datasets/austen/prideprejudice.txt".into(),
+            limit: 0,
+            valid_fraction: 0.1,
+            engine: Engine::Manual,
+            hidden: 100,
+            seq_length: 25,
+            batch_size: 1,
+            learning_rate: 0.1,
+            clip: 5.0,
+            init_scale: 0.01,
+            epochs: 20,
+            eval_every: 25_000,
+            sample_len: 200,
+            seed: 42,
+            out_dir: "runs/rnn".into(),
+        }
+    }
+}
+
+impl RnnConfig {
+    /// Check every value; errors name the key and the value.
+    pub fn validate(&self) -> Result<()> {
+        check_range("valid_fraction", self.valid_fraction, 0.001, 0.9)?;
+        check_range("hidden", self.hidden, 1, 16_384)?;
+        check_range("seq_length", self.seq_length, 1, 100_000)?;
+        check_range("batch_size", self.batch_size, 1, 65_536)?;
+        check_range("learning_rate", self.learning_rate, 1e-12, 100.0)?;
+        check_range("clip", self.clip, 1e-6, 1e6)?;
+        check_range("init_scale", self.init_scale, 0.0, 10.0)?;
+        check_range("epochs", self.epochs, 1, 100_000)?;
+        check_range("eval_every", self.eval_every, 1, usize::MAX)?;
+        check_range("sample_len", self.sample_len, 0, 1_000_000)?;
+        if self.engine == Engine::Manual && self.batch_size != 1 {
+            bail!(
+                "config: `batch_size` = {} needs `engine = \"burn\"`; the manual engine is min-char-rnn (one stream)",
+                self.batch_size
+            );
+        }
+        Ok(())
+    }
+
+    /// The backend part of the config.
+    pub fn backend_config(&self) -> BackendConfig {
+        BackendConfig {
+            backend: self.backend,
+            adapter: self.adapter,
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! `rnn`: the seed's Elman RNN, as a character language model trained with backpropagation
+//! through time on Pride and Prejudice.
+//!
+//! - [`manual`]: the cell and its BPTT derived by hand, in f64 (min-char-rnn's algorithm).
+//! - [`model`]: the same cell on burn tensors with autodiff, batched.
+//! - [`data`]: the corpus, its character vocabulary and the held-out tail.
+//! - [`training`]: the training loop for either engine; saved models.
+//! - [`sample`]: text generation.
+//! - [`gradients`]: ‖∂L/∂h_t‖ through time, for several scales of `Whh`.
+//! - [`config`]: the run configuration.
+
+pub mod config;
+pub mod data;
+pub mod gradients;
+pub mod manual;
+pub mod model;
+pub mod sample;
+pub mod training;

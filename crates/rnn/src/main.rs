@@ -1,0 +1,289 @@
+//! `rnn`: the seed's forward pass, a character language model trained with BPTT, sampling,
+//! and gradients through time. A thin CLI over the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Result, ensure};
+use burn::tensor::activation::tanh;
+use burn::tensor::{Tensor, TensorData};
+use clap::{Args, Parser, Subcommand};
+use gradlab::cli::CommonArgs;
+use gradlab::report::{Line, plot_lines};
+use rnn::config::{Engine, RnnConfig};
+use rnn::manual::{Params, normal};
+use rnn::training::{load_model, train};
+
+/// The seed's Elman RNN with backpropagation through time, on the backend a config names.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Train the character model on Pride and Prejudice (the default).
+    Train,
+    /// The seed's single forward step: input 2, hidden 3, output 2, weights ~ N(0, 0.01²).
+    Forward,
+    /// Generate text from a saved model.
+    Sample {
+        /// Model folder (default: the latest run's model/).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Text to start from.
+        #[arg(long, default_value = "It is a truth")]
+        prime: String,
+        /// Characters to generate.
+        #[arg(long, default_value_t = 300)]
+        len: usize,
+        /// Softmax temperature (> 0; below 1 is more conservative).
+        #[arg(long, default_value_t = 0.8, allow_negative_numbers = true)]
+        temperature: f64,
+    },
+    /// ‖∂L/∂h_t‖ for every step of a long sequence, for several scales of Whh.
+    Gradients {
+        /// Sequence length.
+        #[arg(long, default_value_t = 100)]
+        steps: usize,
+        /// Scales of Whh (about its spectral radius).
+        #[arg(long, value_delimiter = ',', default_value = "0.5,0.9,1.0,1.5,3.0")]
+        scales: Vec<f64>,
+        /// Write gradients.csv and gradients.svg here (default: `<out_dir>`).
+        #[arg(long)]
+        plot_dir: Option<PathBuf>,
+    },
+}
+
+/// Options every subcommand understands.
+#[derive(Debug, Args)]
+struct Common {
+    #[command(flatten)]
+    shared: CommonArgs,
+    /// `manual` (hand BPTT, f64 CPU) or `burn` (autodiff on the backend) (overrides `engine`).
+    #[arg(long, global = true, value_enum)]
+    engine: Option<Engine>,
+    /// Folder for runs (overrides `out_dir`).
+    #[arg(long, global = true)]
+    out: Option<PathBuf>,
+    /// Random seed (overrides `seed`).
+    #[arg(long, global = true)]
+    seed: Option<u64>,
+    /// Passes over the training text (overrides `epochs`).
+    #[arg(long, global = true)]
+    epochs: Option<usize>,
+    /// Parallel streams for the burn engine (overrides `batch_size`).
+    #[arg(long, global = true)]
+    batch_size: Option<usize>,
+    /// Use only the first N characters (overrides `limit`).
+    #[arg(long, global = true)]
+    limit: Option<usize>,
+    /// The corpus file (overrides `data_file`).
+    #[arg(long, global = true)]
+    data: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    gradlab::exit_code(run(Cli::parse()))
+}
+
+fn resolve_config(common: &Common) -> Result<RnnConfig> {
+    let mut cfg: RnnConfig = common
+        .shared
+        .load(|c: &mut RnnConfig| (&mut c.backend, &mut c.adapter))?;
+    macro_rules! set {
+        ($($field:ident <- $value:expr),* $(,)?) => { $( if let Some(v) = $value { cfg.$field = v; } )* };
+    }
+    set!(
+        engine <- common.engine,
+        out_dir <- common.out.clone(),
+        seed <- common.seed,
+        epochs <- common.epochs,
+        batch_size <- common.batch_size,
+        limit <- common.limit,
+        data_file <- common.data.clone(),
+    );
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let cfg = resolve_config(&cli.common)?;
+    match cli.command {
+        None | Some(Command::Train) => {
+            // The manual engine never touches a burn backend; resolving flex for it is free
+            // (no GPU probing).
+            let backend_cfg = match cfg.engine {
+                Engine::Burn => cfg.backend_config(),
+                Engine::Manual => gradlab::BackendConfig {
+                    backend: gradlab::BackendName::Flex,
+                    ..Default::default()
+                },
+            };
+            let backend = gradlab::backend::resolve(&backend_cfg)?;
+            match cfg.engine {
+                Engine::Burn => println!("backend: {}", backend.describe()),
+                Engine::Manual => println!(
+                    "engine: manual (hand-derived BPTT, f64 on the CPU; `--engine burn` trains on the backend)"
+                ),
+            }
+            println!("resolved config:\n{}", gradlab::config::to_toml(&cfg)?);
+            let corpus = rnn::data::load(&gradlab::locate(&cfg.data_file), cfg.valid_fraction, cfg.limit)?;
+            let out = train(&cfg, &backend, &corpus, true)?;
+            let last = out.history.last().expect("at least one evaluation");
+            println!(
+                "\nvalidation loss {:.3} nats/char (smoothed training loss {:.3}/char) after {} characters; {:.0} chars/s; total {:.1} s",
+                last.valid_loss_per_char, last.smooth_loss_per_char, last.chars, last.chars_per_second, out.seconds
+            );
+            let d = &out.run_dir;
+            println!("model:   {}", out.model_dir.display());
+            println!("metrics: {} (and metrics.json)", d.join("metrics.csv").display());
+            println!("plot:    {}", d.join("loss.svg").display());
+            println!("report:  {}", d.join("report.json").display());
+        }
+        Some(Command::Forward) => forward(&cfg)?,
+        Some(Command::Sample {
+            model,
+            prime,
+            len,
+            temperature,
+        }) => {
+            let path = match model {
+                Some(p) => p,
+                None => gradlab::runs::latest_file(&cfg.out_dir, "model/model.json")?,
+            };
+            let m = load_model(&path)?;
+            let text = rnn::sample::sample(&m.params, &m.vocab, &prime, len, temperature, cfg.seed)?;
+            println!("{text}");
+        }
+        Some(Command::Gradients {
+            steps,
+            scales,
+            plot_dir,
+        }) => gradients(&cfg, steps, &scales, plot_dir)?,
+    }
+    Ok(())
+}
+
+/// The seed's forward step on burn tensors, column vectors as the seed writes them.
+fn forward(cfg: &RnnConfig) -> Result<()> {
+    let backend = gradlab::backend::resolve(&cfg.backend_config())?;
+    println!("backend: {}", backend.describe());
+    let d = &backend.device;
+    let (input, hidden, output) = (2, 3, 2);
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(cfg.seed);
+    let mut draw = |rows: usize, cols: usize, sd: f64| -> Tensor<2> {
+        let v: Vec<f32> = (0..rows * cols).map(|_| (sd * normal(&mut rng)) as f32).collect();
+        Tensor::from_data(TensorData::new(v, [rows, cols]), d)
+    };
+    let wxh = draw(hidden, input, 0.01); // [3, 2]
+    let whh = draw(hidden, hidden, 0.01); // [3, 3]
+    let why = draw(output, hidden, 0.01); // [2, 3]
+    let x = draw(input, 1, 1.0); // [2, 1]
+    let h_prev: Tensor<2> = Tensor::zeros([hidden, 1], d); // [3, 1]
+    let h = tanh(wxh.clone().matmul(x.clone()) + whh.clone().matmul(h_prev)); // [3, 1]
+    let y = why.clone().matmul(h.clone()); // [2, 1]
+    let show = |name: &str, t: &Tensor<2>| {
+        let [r, c] = t.dims();
+        let v: Vec<f32> = t.clone().into_data().iter::<f32>().collect();
+        println!("{name} [{r}×{c}] = {v:.6?}");
+    };
+    show("Wxh", &wxh);
+    show("Whh", &whh);
+    show("Why", &why);
+    show("x", &x);
+    println!("h = tanh(Wxh·x + Whh·h_prev), h_prev = 0");
+    show("h", &h);
+    println!("y = Why·h");
+    show("y", &y);
+    Ok(())
+}
+
+/// Print and plot ‖∂L/∂h_t‖ through time.
+fn gradients(cfg: &RnnConfig, steps: usize, scales: &[f64], plot_dir: Option<PathBuf>) -> Result<()> {
+    ensure!(steps >= 2, "--steps must be at least 2");
+    ensure!(
+        !scales.is_empty() && scales.iter().all(|s| s.is_finite() && *s >= 0.0),
+        "--scales must be non-negative numbers"
+    );
+    let corpus = rnn::data::load(&gradlab::locate(&cfg.data_file), cfg.valid_fraction, cfg.limit)?;
+    ensure!(
+        corpus.valid.len() > steps,
+        "--steps {steps} is longer than the validation text ({} characters)",
+        corpus.valid.len()
+    );
+    let ids = &corpus.valid[..steps + 1];
+    // Wxh and Why ~ N(0, 0.1²): inputs that move the state, outputs that give a real loss.
+    let base = Params::random(cfg.hidden, corpus.vocab.len(), 0.1, cfg.seed);
+    println!(
+        "L = loss at the last of {steps} steps; hidden {}; Whh = s·G/√H, G ~ N(0,1); text: {:?}…",
+        cfg.hidden,
+        corpus.vocab.decode(&ids[..ids.len().min(40)])
+    );
+    let all: Vec<Vec<f64>> = scales
+        .iter()
+        .map(|&s| rnn::gradients::hidden_gradient_norms(&base, s, ids, cfg.seed))
+        .collect();
+    let offsets: Vec<usize> = [0, 1, 2, 5, 10, 20, 50, 99, 199, 499]
+        .into_iter()
+        .filter(|&k| k < steps)
+        .collect();
+    print!("{:>14}", "steps back k");
+    for s in scales {
+        print!("{:>14}", format!("s = {s}"));
+    }
+    println!();
+    for &k in &offsets {
+        print!("{k:>14}");
+        for norms in &all {
+            print!("{:>14.3e}", norms[steps - 1 - k]);
+        }
+        println!();
+    }
+    let dir = plot_dir.unwrap_or_else(|| cfg.out_dir.clone());
+    std::fs::create_dir_all(&dir)?;
+    let mut csv = String::from("steps_back");
+    for s in scales {
+        csv.push_str(&format!(",scale_{s}"));
+    }
+    csv.push('\n');
+    for k in 0..steps {
+        csv.push_str(&k.to_string());
+        for norms in &all {
+            csv.push_str(&format!(",{:.6e}", norms[steps - 1 - k]));
+        }
+        csv.push('\n');
+    }
+    gradlab::io::atomic_write(&dir.join("gradients.csv"), csv.as_bytes())?;
+    let lines: Vec<Line> = scales
+        .iter()
+        .zip(&all)
+        .map(|(s, norms)| {
+            Line::new(
+                format!("Whh scale {s}"),
+                (0..steps)
+                    .map(|k| (k as f64, norms[steps - 1 - k].max(1e-300)))
+                    .collect(),
+            )
+        })
+        .collect();
+    let svg = dir.join("gradients.svg");
+    plot_lines(
+        &svg,
+        "‖∂L/∂h_(T−k)‖ through time",
+        "steps back k",
+        "gradient norm (log)",
+        &lines,
+        true,
+    )?;
+    println!(
+        "table: {}\nplot:  {}",
+        dir.join("gradients.csv").display(),
+        svg.display()
+    );
+    Ok(())
+}

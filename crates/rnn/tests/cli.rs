@@ -1,0 +1,230 @@
+//! The `rnn` binary and library end to end: a short run lowers the loss with either engine,
+//! save → load → sample is reproducible, and bad input gets clear errors.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use gradlab::{BackendConfig, BackendName};
+use rnn::config::{Engine, RnnConfig};
+use rnn::data::{corpus_from_text, load};
+use rnn::training::{load_model, train};
+
+fn rnn_bin(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rnn"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("run rnn")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn fails_with(args: &[&str], cwd: &Path, needle: &str) {
+    let o = rnn_bin(args, cwd);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{args:?}:\n{t}");
+    assert!(
+        t.contains(needle) && !t.contains("panicked"),
+        "{args:?}: expected `{needle}` in:\n{t}"
+    );
+}
+
+fn short_run(engine: Engine, backend: BackendName, out: &Path) -> rnn::training::TrainOutcome {
+    let cfg = RnnConfig {
+        engine,
+        backend,
+        hidden: 32,
+        batch_size: if engine == Engine::Burn { 4 } else { 1 },
+        epochs: 1,
+        limit: 20_000,
+        eval_every: 40,
+        out_dir: out.to_path_buf(),
+        ..RnnConfig::default()
+    };
+    cfg.validate().unwrap();
+    let backend = gradlab::backend::resolve(&BackendConfig {
+        backend,
+        ..Default::default()
+    })
+    .unwrap();
+    let corpus = load(
+        &gradlab::workspace_root().join(&cfg.data_file),
+        cfg.valid_fraction,
+        cfg.limit,
+    )
+    .unwrap();
+    train(&cfg, &backend, &corpus, false).unwrap()
+}
+
+fn assert_learns(out: &rnn::training::TrainOutcome, v: usize) {
+    let h = &out.history;
+    let untrained = (v as f64).ln();
+    let last = h.last().unwrap();
+    assert!(h.len() >= 2);
+    assert!(
+        last.valid_loss_per_char < 0.85 * untrained,
+        "validation {} vs ln V {untrained}",
+        last.valid_loss_per_char
+    );
+    assert!(last.smooth_loss_per_char < h[0].smooth_loss_per_char, "{h:?}");
+}
+
+#[test]
+fn a_short_run_lowers_the_loss_with_either_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = load(
+        &gradlab::workspace_root().join("datasets/austen/prideprejudice.txt"),
+        0.1,
+        20_000,
+    )
+    .unwrap()
+    .vocab
+    .len();
+    assert_learns(&short_run(Engine::Manual, BackendName::Flex, dir.path()), v);
+    assert_learns(&short_run(Engine::Burn, BackendName::Flex, dir.path()), v);
+    assert_learns(&short_run(Engine::Burn, BackendName::Wgpu, dir.path()), v);
+}
+
+#[test]
+fn save_load_sample_is_reproducible() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = short_run(Engine::Manual, BackendName::Flex, dir.path());
+    let m = load_model(&out.model_dir).unwrap();
+    // Saved in f32: the loaded weights are the trained ones to f32 precision.
+    let worst = m
+        .params
+        .arrays()
+        .iter()
+        .zip(out.params.arrays())
+        .flat_map(|(a, b)| a.iter().zip(b.iter()).map(|(x, y)| (x - y).abs()))
+        .fold(0.0f64, f64::max);
+    assert!(worst < 1e-5, "{worst}");
+    let a = rnn::sample::sample(&m.params, &m.vocab, "It is", 80, 0.8, 7).unwrap();
+    let b = rnn::sample::sample(
+        &load_model(&out.model_dir.join("model.bpk")).unwrap().params,
+        &m.vocab,
+        "It is",
+        80,
+        0.8,
+        7,
+    )
+    .unwrap();
+    assert_eq!(a, b);
+    assert!(a.starts_with("It is") && a.chars().count() == 85, "{a:?}");
+    let c = rnn::sample::sample(&m.params, &m.vocab, "It is", 80, 0.8, 8).unwrap();
+    assert_ne!(a, c, "another seed should give another text");
+
+    // The same through the binary.
+    let model = out.model_dir.to_str().unwrap();
+    let args = [
+        "sample",
+        "--model",
+        model,
+        "--prime",
+        "It is a truth",
+        "--len",
+        "50",
+        "--seed",
+        "3",
+    ];
+    let first = rnn_bin(&args, dir.path());
+    let second = rnn_bin(&args, dir.path());
+    assert!(first.status.success(), "{}", text(&first));
+    assert_eq!(first.stdout, second.stdout);
+    assert!(String::from_utf8_lossy(&first.stdout).starts_with("It is a truth"));
+
+    // Bad prime and temperature.
+    fails_with(
+        &["sample", "--model", model, "--prime", "It is ✓ true"],
+        dir.path(),
+        "not in the model's vocabulary",
+    );
+    fails_with(
+        &["sample", "--model", model, "--temperature", "0"],
+        dir.path(),
+        "temperature must be a positive number",
+    );
+    fails_with(
+        &["sample", "--model", model, "--temperature", "-1"],
+        dir.path(),
+        "temperature must be a positive number",
+    );
+    fails_with(
+        &["sample", "--model", dir.path().to_str().unwrap()],
+        dir.path(),
+        "model.json",
+    );
+}
+
+#[test]
+fn empty_or_one_character_corpus_is_a_clear_error() {
+    assert!(format!("{:#}", corpus_from_text("", 0.1, 0, "x.txt").unwrap_err()).contains("empty"));
+    let e = format!(
+        "{:#}",
+        corpus_from_text("aaaaaaaaaaaaaaa", 0.1, 0, "x.txt").unwrap_err()
+    );
+    assert!(e.contains("only one distinct character"), "{e}");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("empty.txt"), "").unwrap();
+    std::fs::write(dir.path().join("one.txt"), "zzzzzzzz").unwrap();
+    std::fs::write(dir.path().join("bin.txt"), b"ab\xffcd").unwrap();
+    fails_with(
+        &["--data", "empty.txt", "--out", "r"],
+        dir.path(),
+        "empty.txt: cannot train on it: the corpus is empty",
+    );
+    fails_with(
+        &["--data", "one.txt", "--out", "r"],
+        dir.path(),
+        "only one distinct character ('z')",
+    );
+    fails_with(
+        &["--data", "bin.txt", "--out", "r"],
+        dir.path(),
+        "bin.txt: not UTF-8 (byte 2)",
+    );
+    fails_with(&["--data", "missing.txt", "--out", "r"], dir.path(), "missing.txt");
+    fails_with(&["--batch-size", "4"], dir.path(), "needs `engine = \"burn\"`");
+}
+
+#[test]
+fn forward_and_gradients_subcommands_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = rnn_bin(&["forward", "--backend", "flex"], dir.path());
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains("h [3×1]") && t.contains("y [2×1]"), "{t}");
+    let o = rnn_bin(&["gradients", "--steps", "30", "--plot-dir", "g"], dir.path());
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(dir.path().join("g/gradients.svg").is_file());
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("g/gradients.csv"))
+            .unwrap()
+            .lines()
+            .count(),
+        31
+    );
+}
+
+#[test]
+fn shipped_config_equals_the_defaults() {
+    let cfg: RnnConfig = gradlab::config::load_layers(&[gradlab::workspace_root().join("configs/rnn.toml")]).unwrap();
+    assert_eq!(cfg, RnnConfig::default());
+}
+
+#[test]
+fn the_committed_corpus_is_the_documented_one() {
+    let path = gradlab::workspace_root().join("datasets/austen/prideprejudice.txt");
+    let hex = gradlab::data::download::sha256_hex(&std::fs::read(&path).unwrap());
+    assert_eq!(hex, "dfc684d4f857fa938268f9ab9c5567b64bd0691251eca959644adeabe6287a4d");
+    let readme = std::fs::read_to_string(path.with_file_name("README.md")).unwrap();
+    assert!(readme.contains(&hex));
+    let c = load(&path, 0.1, 0).unwrap();
+    assert_eq!((c.vocab.len(), c.train.len(), c.valid.len()), (75, 616_291, 68_477));
+}
