@@ -29,3 +29,19 @@ train-fashion *ARGS: fashion-mnist
 # Install lavapipe (software Vulkan) so the wgpu/vulkan backends run without a GPU.
 lavapipe:
     apt-get install -y libvulkan1 mesa-vulkan-drivers
+
+# Compare every backend on every model (timings, batch sweep, conformance). `just bench --quick`.
+bench *ARGS:
+    cargo run -p bench --release -- {{ARGS}}
+
+# Time the seed CNN in TensorFlow-Keras / PyTorch where installed (read by `just bench`).
+reference:
+    python3 scripts/reference.py
+
+# Train the sentiment model; `just sentiment --config configs/sentiment-nb.toml` for the NB model.
+sentiment *ARGS:
+    cargo run -p sentiment --release -- {{ARGS}}
+
+# Train the character RNN (about 4 minutes on 2 cores).
+rnn *ARGS:
+    cargo run -p rnn --release -- {{ARGS}}

@@ -15,13 +15,31 @@ use burn::tensor::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-/// Save a module's parameters to `path` (burnpack format) atomically.
-pub fn save_module<M: Module>(module: M, path: &Path) -> Result<()> {
+/// A module's parameters as bytes (burnpack format).
+pub fn module_bytes<M: Module>(module: M) -> Result<Vec<u8>> {
     let bytes = module
         .into_record()
         .into_bytes()
         .map_err(|e| anyhow::anyhow!("{e:?}"))
-        .with_context(|| format!("serialising model for {}", path.display()))?;
+        .context("serialising model")?;
+    Ok(bytes.to_vec())
+}
+
+/// Load parameters from [`module_bytes`] into `module` (which fixes the architecture and the
+/// device). `what` names the source in errors.
+pub fn load_module_bytes<M: Module>(module: M, bytes: Vec<u8>, what: &str) -> Result<M> {
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
+        .map_err(|e| anyhow::anyhow!("{e:?}"))
+        .with_context(|| format!("{what}: not a model file saved by gradlab"))?;
+    module
+        .try_load_record(record)
+        .map_err(|e| anyhow::anyhow!("{e:?}"))
+        .with_context(|| format!("{what}: does not match this model's architecture"))
+}
+
+/// Save a module's parameters to `path` (burnpack format) atomically.
+pub fn save_module<M: Module>(module: M, path: &Path) -> Result<()> {
+    let bytes = module_bytes(module).with_context(|| format!("writing {}", path.display()))?;
     crate::io::atomic_write(path, &bytes)
 }
 
@@ -29,13 +47,7 @@ pub fn save_module<M: Module>(module: M, path: &Path) -> Result<()> {
 /// the device).
 pub fn load_module<M: Module>(module: M, path: &Path) -> Result<M> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read model file {}", path.display()))?;
-    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
-        .map_err(|e| anyhow::anyhow!("{e:?}"))
-        .with_context(|| format!("{}: not a model file saved by gradlab", path.display()))?;
-    module
-        .try_load_record(record)
-        .map_err(|e| anyhow::anyhow!("{e:?}"))
-        .with_context(|| format!("{}: does not match this model's architecture", path.display()))
+    load_module_bytes(module, bytes, &path.display().to_string())
 }
 
 /// The saved state of a training loop.

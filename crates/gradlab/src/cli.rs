@@ -41,3 +41,13 @@ impl CommonArgs {
         Ok(cfg)
     }
 }
+
+/// Apply command-line overrides to a config: `gradlab::overrides!(cfg; epochs <- args.epochs,
+/// seed <- args.seed)` sets each field whose value is `Some`, leaving the others as the config
+/// files said.
+#[macro_export]
+macro_rules! overrides {
+    ($cfg:ident; $($field:ident <- $value:expr),* $(,)?) => {
+        $( if let Some(v) = $value { $cfg.$field = v; } )*
+    };
+}

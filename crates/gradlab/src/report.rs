@@ -183,7 +183,18 @@ pub fn plot_lines(path: &Path, title: &str, x_desc: &str, y_desc: &str, lines: &
         .iter()
         .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
     let x1 = if x1 > x0 { x1 } else { x0 + 1.0 };
-    let palette = [BLUE, RED, GREEN, MAGENTA, CYAN, BLACK];
+    let palette = [
+        BLUE,
+        RED,
+        GREEN,
+        MAGENTA,
+        CYAN,
+        BLACK,
+        RGBColor(230, 140, 0),
+        RGBColor(120, 60, 20),
+        RGBColor(128, 128, 128),
+        RGBColor(110, 0, 200),
+    ];
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (800, 480)).into_drawing_area();
@@ -226,7 +237,7 @@ pub fn plot_lines(path: &Path, title: &str, x_desc: &str, y_desc: &str, lines: &
                 }
                 chart
                     .configure_series_labels()
-                    .background_style(WHITE)
+                    .background_style(WHITE.mix(0.8))
                     .border_style(BLACK)
                     .draw()?;
             }};
@@ -290,6 +301,22 @@ impl ConfusionMatrix {
     }
 }
 
+/// Write a run's `report.json`: `{"crate", "version", "backend", ...body}` (`body` must be a
+/// JSON object: the crate's own figures).
+pub fn write_run_report(
+    dir: &Path,
+    crate_name: &str,
+    version: &str,
+    backend: serde_json::Value,
+    body: serde_json::Value,
+) -> Result<()> {
+    let mut report = serde_json::json!({ "crate": crate_name, "version": version, "backend": backend });
+    if let (Some(r), serde_json::Value::Object(b)) = (report.as_object_mut(), body) {
+        r.extend(b);
+    }
+    write_json(&dir.join("report.json"), &report)
+}
+
 /// Write any serialisable value as pretty JSON, atomically.
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     let text = serde_json::to_string_pretty(value).context("serialising report")?;
@@ -348,6 +375,25 @@ mod tests {
         }
         let empty = [Line::new("z", vec![(1.0, -1.0)])];
         assert!(plot_lines(&dir.path().join("e.svg"), "t", "x", "y", &empty, true).is_err());
+    }
+
+    #[test]
+    fn run_report_merges_the_body_after_the_header() {
+        let dir = tempfile::tempdir().unwrap();
+        write_run_report(
+            dir.path(),
+            "demo",
+            "1.2.3",
+            serde_json::json!("flex"),
+            serde_json::json!({"seconds": 2.5}),
+        )
+        .unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap()).unwrap();
+        assert_eq!(v["crate"], "demo");
+        assert_eq!(v["version"], "1.2.3");
+        assert_eq!(v["backend"], "flex");
+        assert_eq!(v["seconds"], 2.5);
     }
 
     #[test]

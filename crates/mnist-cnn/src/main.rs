@@ -108,10 +108,7 @@ fn resolve_config(common: &Common, train: &TrainArgs) -> Result<MnistConfig> {
     let mut cfg: MnistConfig = common
         .shared
         .load(|c: &mut MnistConfig| (&mut c.backend, &mut c.adapter))?;
-    macro_rules! set {
-        ($($field:ident <- $value:expr),* $(,)?) => { $( if let Some(v) = $value { cfg.$field = v; } )* };
-    }
-    set!(
+    gradlab::overrides!(cfg;
         dataset <- common.dataset,
         out_dir <- common.out.clone(),
         seed <- common.seed,

@@ -17,7 +17,7 @@ use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Int, Tensor};
 use gradlab::ResolvedBackend;
 use gradlab::checkpoint::{load_checkpoint, save_checkpoint, save_module};
-use gradlab::report::{EpochMetrics, plot_curves, write_json, write_metrics};
+use gradlab::report::{EpochMetrics, plot_curves, write_metrics, write_run_report};
 use gradlab::runs::{latest_run, new_run_dir};
 use serde::{Deserialize, Serialize};
 
@@ -194,12 +194,12 @@ pub fn train(
     write_metrics(&run_dir, &history)?;
     plot_curves(&run_dir.join("curves.svg"), "mnist-cnn: seed CNN", &history)?;
     let seconds = started.elapsed().as_secs_f64();
-    write_json(
-        &run_dir.join("report.json"),
-        &serde_json::json!({
-            "crate": "mnist-cnn",
-            "version": env!("CARGO_PKG_VERSION"),
-            "backend": backend.to_json(),
+    write_run_report(
+        &run_dir,
+        "mnist-cnn",
+        env!("CARGO_PKG_VERSION"),
+        backend.to_json(),
+        serde_json::json!({
             "data": splits.description,
             "parameters": model.num_params(),
             "config": cfg,

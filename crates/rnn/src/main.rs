@@ -95,10 +95,7 @@ fn resolve_config(common: &Common) -> Result<RnnConfig> {
     let mut cfg: RnnConfig = common
         .shared
         .load(|c: &mut RnnConfig| (&mut c.backend, &mut c.adapter))?;
-    macro_rules! set {
-        ($($field:ident <- $value:expr),* $(,)?) => { $( if let Some(v) = $value { cfg.$field = v; } )* };
-    }
-    set!(
+    gradlab::overrides!(cfg;
         engine <- common.engine,
         out_dir <- common.out.clone(),
         seed <- common.seed,

@@ -17,7 +17,7 @@ use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::{AdaGradConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{DType, Device, Int, Tensor, TensorData};
 use gradlab::ResolvedBackend;
-use gradlab::report::{Line, plot_lines, write_json};
+use gradlab::report::{Line, plot_lines, write_json, write_run_report};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Engine, RnnConfig};
@@ -304,12 +304,15 @@ pub fn train(cfg: &RnnConfig, backend: &ResolvedBackend, corpus: &Corpus, verbos
     bar.finish_and_clear();
     let params = state.params();
     let seconds = started.elapsed().as_secs_f64();
-    write_json(
-        &run_dir.join("report.json"),
-        &serde_json::json!({
-            "crate": "rnn",
-            "version": env!("CARGO_PKG_VERSION"),
-            "backend": match cfg.engine { Engine::Manual => serde_json::json!("manual engine: f64 on the CPU"), Engine::Burn => backend.to_json() },
+    write_run_report(
+        &run_dir,
+        "rnn",
+        env!("CARGO_PKG_VERSION"),
+        match cfg.engine {
+            Engine::Manual => serde_json::json!("manual engine: f64 on the CPU"),
+            Engine::Burn => backend.to_json(),
+        },
+        serde_json::json!({
             "data": corpus.description,
             "parameters": params.len(),
             "config": cfg,

@@ -89,10 +89,7 @@ fn resolve_config(common: &Common) -> Result<SentimentConfig> {
     let mut cfg: SentimentConfig = common
         .shared
         .load(|c: &mut SentimentConfig| (&mut c.backend, &mut c.adapter))?;
-    macro_rules! set {
-        ($($field:ident <- $value:expr),* $(,)?) => { $( if let Some(v) = $value { cfg.$field = v; } )* };
-    }
-    set!(
+    gradlab::overrides!(cfg;
         model <- common.classifier,
         out_dir <- common.out.clone(),
         seed <- common.seed,

@@ -13,7 +13,7 @@ use burn::nn::loss::BinaryCrossEntropyLossConfig;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Device, Int, Tensor};
 use gradlab::ResolvedBackend;
-use gradlab::report::{EpochMetrics, plot_curves, write_json, write_metrics};
+use gradlab::report::{EpochMetrics, plot_curves, write_metrics, write_run_report};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -280,12 +280,12 @@ pub fn train(cfg: &SentimentConfig, backend: &ResolvedBackend, splits: &Splits, 
         &history,
     )?;
     let seconds = started.elapsed().as_secs_f64();
-    write_json(
-        &run_dir.join("report.json"),
-        &serde_json::json!({
-            "crate": "sentiment",
-            "version": env!("CARGO_PKG_VERSION"),
-            "backend": backend.to_json(),
+    write_run_report(
+        &run_dir,
+        "sentiment",
+        env!("CARGO_PKG_VERSION"),
+        backend.to_json(),
+        serde_json::json!({
             "data": splits.description,
             "parameters": model.num_params(),
             "config": cfg,

@@ -54,10 +54,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     let mut cfg: XorConfig = cli.common.load(|c: &mut XorConfig| (&mut c.backend, &mut c.adapter))?;
-    macro_rules! set {
-        ($($field:ident <- $value:expr),* $(,)?) => { $( if let Some(v) = $value { cfg.$field = v; } )* };
-    }
-    set!(
+    gradlab::overrides!(cfg;
         iterations <- cli.iterations,
         learning_rate <- cli.lr,
         seed <- cli.seed,

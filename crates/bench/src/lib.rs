@@ -1,0 +1,133 @@
+//! `bench`: one command that times every backend on every model of the workspace, and checks
+//! that the backends compute the same thing.
+//!
+//! - [`workloads`]: each model's training and inference step, built from shared weights.
+//! - [`timing`]: first-call cost, warm-up, synchronised repetitions, peak memory.
+//! - [`conformance`]: outputs, loss, gradients and trained loss compared across backends.
+//! - [`report`]: the terminal table, `report.json`, `results.csv` and the throughput charts.
+//! - [`reference`]: reference-framework timings from `scripts/reference.py`.
+//! - [`config`]: the run configuration.
+
+pub mod config;
+pub mod conformance;
+pub mod reference;
+pub mod report;
+pub mod timing;
+pub mod workloads;
+
+use anyhow::Result;
+use gradlab::{BackendConfig, BackendName, ResolvedBackend};
+use serde::{Deserialize, Serialize};
+
+use crate::config::BenchConfig;
+use crate::timing::{Timing, measure};
+use crate::workloads::{ModelName, build, reference_weights};
+
+/// A backend the bench tried.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BackendStatus {
+    /// The backend.
+    pub backend: BackendName,
+    /// `used` or `skipped`.
+    pub status: String,
+    /// The adapter (when used) or why it was skipped.
+    pub detail: String,
+    /// The resolved backend as JSON (when used).
+    pub resolved: Option<serde_json::Value>,
+}
+
+/// Resolve every configured backend; unusable ones come back as skipped with the reason.
+pub fn resolve_backends(cfg: &BenchConfig) -> (Vec<ResolvedBackend>, Vec<BackendStatus>) {
+    let mut ok = Vec::new();
+    let mut status = Vec::new();
+    for &b in &cfg.backends {
+        match gradlab::backend::resolve(&BackendConfig {
+            backend: b,
+            adapter: cfg.adapter,
+        }) {
+            Ok(r) => {
+                status.push(BackendStatus {
+                    backend: b,
+                    status: "used".into(),
+                    detail: r.describe(),
+                    resolved: Some(r.to_json()),
+                });
+                ok.push(r);
+            }
+            Err(e) => status.push(BackendStatus {
+                backend: b,
+                status: "skipped".into(),
+                detail: e.to_string(),
+                resolved: None,
+            }),
+        }
+    }
+    (ok, status)
+}
+
+/// One (model, backend, batch) measurement.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Measurement {
+    /// The model.
+    pub model: ModelName,
+    /// The backend.
+    pub backend: BackendName,
+    /// Items per step (images, sentences, streams, samples).
+    pub batch: usize,
+    /// What an item is.
+    pub unit: String,
+    /// Items one step processes (`batch`, or `25·batch` characters for the RNN).
+    pub items_per_step: usize,
+    /// The training step.
+    pub train: Timing,
+    /// The inference step.
+    pub infer: Timing,
+}
+
+/// Time every model on every backend at every batch size; `progress` sees each result.
+pub fn run_timings(
+    cfg: &BenchConfig,
+    backends: &[ResolvedBackend],
+    mut progress: impl FnMut(&Measurement),
+) -> Result<Vec<Measurement>> {
+    let budget = cfg.budget();
+    let mut out = Vec::new();
+    for &model in &cfg.models {
+        let weights = reference_weights(model, cfg.seed)?;
+        for b in backends {
+            for &batch in &cfg.batch_sizes {
+                let mut w = build(model, &b.device, batch, &weights, cfg.seed)?;
+                let items = w.items();
+                let train = measure(items, &budget, &b.device, || w.train_step())?;
+                let infer = measure(items, &budget, &b.device, || w.infer_step())?;
+                let m = Measurement {
+                    model,
+                    backend: b.backend,
+                    batch,
+                    unit: model.unit().into(),
+                    items_per_step: items,
+                    train,
+                    infer,
+                };
+                progress(&m);
+                out.push(m);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The machine, for the report.
+pub fn machine() -> serde_json::Value {
+    let os = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| format!("Linux {}", s.trim()))
+        .unwrap_or_else(|_| std::env::consts::OS.into());
+    serde_json::json!({
+        "cpu": gradlab::backend::cpu_model(),
+        "logical_cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "os": os,
+        "arch": std::env::consts::ARCH,
+        "burn": "0.22.1",
+        "gradlab": env!("CARGO_PKG_VERSION"),
+    })
+}

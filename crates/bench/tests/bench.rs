@@ -1,0 +1,152 @@
+//! The bench end to end: `--quick` on flex and wgpu writes a valid report, the backends
+//! conform, disagreements and bad names are reported. Timing figures are printed, never
+//! asserted.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use bench::conformance::{self, compare};
+use bench::workloads::{ModelName, Probe};
+use gradlab::{BackendConfig, BackendName};
+
+fn bench(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bench"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("run bench")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn quick_run_on_flex_and_wgpu_writes_a_valid_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = bench(&["--quick", "--backends", "flex,wgpu", "--out", "b"], dir.path());
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(
+        t.contains("llvmpipe") || t.contains("wgpu used"),
+        "the adapter is named:\n{t}"
+    );
+    let run = dir.path().join("b/run-001");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("report.json")).unwrap()).unwrap();
+    let results = report["results"].as_array().unwrap();
+    assert_eq!(results.len(), 4 * 2, "four models × two backends × batch 32");
+    for r in results {
+        for step in ["train", "infer"] {
+            let ips = r[step]["items_per_second"].as_f64().unwrap();
+            let first = r[step]["first_ms"].as_f64().unwrap();
+            assert!(ips.is_finite() && ips > 0.0 && first >= 0.0, "{r}");
+            assert!(r[step]["reps"].as_u64().unwrap() >= 3);
+        }
+    }
+    assert!(report["machine"]["cpu"].is_string() && report["machine"]["logical_cores"].as_u64().unwrap() >= 1);
+    assert_eq!(report["backends"].as_array().unwrap().len(), 2);
+    let pairs = report["conformance"]["pairs"].as_array().unwrap();
+    assert_eq!(pairs.len(), 4, "one pair per model");
+    assert!(pairs.iter().all(|p| p["pass"] == true), "{pairs:?}");
+    let csv = std::fs::read_to_string(run.join("results.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 8);
+    for m in ["mnist-cnn", "sentiment", "rnn", "xor-backprop"] {
+        let svg = std::fs::read_to_string(run.join(format!("throughput-{m}.svg"))).unwrap();
+        assert!(svg.starts_with("<svg"), "{m}");
+    }
+}
+
+#[test]
+fn conformance_holds_across_ndarray_flex_and_wgpu() {
+    let backends: Vec<_> = [BackendName::Flex, BackendName::Ndarray, BackendName::Wgpu]
+        .into_iter()
+        .map(|b| {
+            gradlab::backend::resolve(&BackendConfig {
+                backend: b,
+                ..Default::default()
+            })
+            .unwrap_or_else(|e| panic!("{b} must be usable here (CI installs lavapipe): {e}"))
+        })
+        .collect();
+    let pairs = conformance::run(&ModelName::ALL, &backends, 8, 3, 42).unwrap();
+    assert_eq!(pairs.len(), 4 * 3);
+    let bad: Vec<_> = pairs.iter().filter(|p| !p.pass).collect();
+    assert!(bad.is_empty(), "{}", conformance::table(&pairs));
+}
+
+#[test]
+fn a_disagreement_is_flagged() {
+    let p = Probe {
+        outputs: vec![0.5, -1.0],
+        loss: 2.0,
+        grads: vec![0.1, -0.2, 0.3],
+        loss_after: 1.5,
+    };
+    let same = compare(ModelName::Rnn, (BackendName::Flex, &p), (BackendName::Wgpu, &p.clone()));
+    assert!(same.pass && same.grads == 0.0);
+    let mut q = p.clone();
+    q.grads[1] = -0.2 + 1e-3; // 1e-3 / 0.3 ≈ 3e-3 > 1e-4
+    let r = compare(ModelName::Rnn, (BackendName::Flex, &p), (BackendName::Wgpu, &q));
+    assert!(!r.pass && (r.grads - 1e-3 / 0.3).abs() < 1e-9, "{r:?}");
+    let mut q = p.clone();
+    q.outputs.pop();
+    assert!(!compare(ModelName::Rnn, (BackendName::Flex, &p), (BackendName::Wgpu, &q)).pass);
+}
+
+#[test]
+fn unknown_names_and_bad_reference_files_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for (args, needle) in [
+        (vec!["--backends", "flex,cuda"], "invalid value 'cuda'"),
+        (vec!["--models", "mnist-cnn,gpt"], "invalid value 'gpt'"),
+        (vec!["--batch-sizes", "0"], "`batch_sizes` = 0"),
+    ] {
+        let o = bench(&args, d);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        assert!(
+            text(&o).contains(needle) && !text(&o).contains("panicked"),
+            "{args:?}: {}",
+            text(&o)
+        );
+    }
+    std::fs::write(d.join("ref.json"), "{ not json").unwrap();
+    let o = bench(
+        &[
+            "--conformance-only",
+            "--backends",
+            "flex",
+            "--models",
+            "xor-backprop",
+            "--reference",
+            "ref.json",
+            "--out",
+            "b",
+        ],
+        d,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("ref.json: not a reference file"), "{}", text(&o));
+    assert!(bench::reference::read(&d.join("missing.json")).unwrap().is_none());
+    std::fs::write(
+        d.join("ok.json"),
+        r#"{"results": [{"framework": "torch", "version": "2.5", "images_per_second": 2000.0, "batch": 32},
+                        {"framework": "tensorflow", "error": "not installed"}], "machine": {}}"#,
+    )
+    .unwrap();
+    let f = bench::reference::read(&d.join("ok.json")).unwrap().unwrap();
+    assert_eq!(f.results.len(), 2);
+    assert_eq!(f.results[1].error.as_deref(), Some("not installed"));
+}
+
+#[test]
+fn shipped_config_equals_the_defaults() {
+    let cfg: bench::config::BenchConfig =
+        gradlab::config::load_layers(&[gradlab::workspace_root().join("configs/bench.toml")]).unwrap();
+    assert_eq!(cfg, bench::config::BenchConfig::default());
+}
