@@ -145,6 +145,34 @@ fn unknown_names_and_bad_reference_files_are_clear_errors() {
 }
 
 #[test]
+fn an_unusable_backend_is_listed_as_skipped_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "--backends",
+        "flex,wgpu",
+        "--adapter",
+        "discrete:7",
+        "--models",
+        "xor-backprop",
+        "--batch-sizes",
+        "4",
+        "--out",
+        "b",
+    ];
+    let o = bench(&args, dir.path());
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(
+        t.contains("wgpu     skipped: ") && t.contains("no adapter matches `discrete:7`"),
+        "{t}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("b/run-001/report.json")).unwrap()).unwrap();
+    assert_eq!(report["backends"][1]["status"], "skipped");
+    assert_eq!(report["results"].as_array().unwrap().len(), 1);
+}
+
+#[test]
 fn shipped_config_equals_the_defaults() {
     let cfg: bench::config::BenchConfig =
         gradlab::config::load_layers(&[gradlab::workspace_root().join("configs/bench.toml")]).unwrap();

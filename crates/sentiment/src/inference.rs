@@ -26,6 +26,18 @@ struct Manifest {
     format: String,
     spec: ModelSpec,
     encoder: Encoder,
+    #[serde(default)]
+    split: Option<SplitInfo>,
+}
+
+/// The data split a model was trained on: `eval` re-creates it, so the test sentences are the
+/// ones the model never saw, whatever `--seed` / `--limit` say now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SplitInfo {
+    /// Split seed.
+    pub seed: u64,
+    /// Stratified sample size (0 = all).
+    pub limit: usize,
 }
 
 /// A loaded model with its encoder.
@@ -37,16 +49,25 @@ pub struct Classifier {
     pub spec: ModelSpec,
     /// Text → input.
     pub encoder: Encoder,
+    /// The split it was trained on (None: not recorded).
+    pub split: Option<SplitInfo>,
 }
 
 /// Save `model` with its spec and encoder into the folder `dir`.
-pub fn save_classifier(dir: &Path, model: &SentimentModel, spec: &ModelSpec, encoder: &Encoder) -> Result<()> {
+pub fn save_classifier(
+    dir: &Path,
+    model: &SentimentModel,
+    spec: &ModelSpec,
+    encoder: &Encoder,
+    split: Option<SplitInfo>,
+) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     gradlab::checkpoint::save_module(model.clone(), &dir.join("model.bpk"))?;
     let manifest = Manifest {
         format: FORMAT.into(),
         spec: *spec,
         encoder: encoder.clone(),
+        split,
     };
     gradlab::report::write_json(&dir.join("model.json"), &manifest)
 }
@@ -90,6 +111,7 @@ pub fn load_classifier(path: &Path, device: &Device) -> Result<Classifier> {
         model,
         spec: manifest.spec,
         encoder,
+        split: manifest.split,
     })
 }
 

@@ -126,6 +126,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Eval { model }) => {
             let path = model_path(model, &cfg)?;
             let classifier = load_classifier(&path, &backend.device)?;
+            // Score on the split the model was trained on, so no test sentence was seen in training.
+            let mut cfg = cfg.clone();
+            if let Some(s) = classifier.split
+                && (s.seed, s.limit) != (cfg.seed, cfg.limit)
+            {
+                println!(
+                    "note: the model was trained on the split of seed {} (limit {}); evaluating on that split's test part",
+                    s.seed, s.limit
+                );
+                cfg.seed = s.seed;
+                cfg.limit = s.limit;
+            }
             let splits = sentiment::data::load(&cfg)?;
             println!("data: {}", splits.description);
             let texts: Vec<&str> = splits.test.iter().map(|r| r.text.as_str()).collect();

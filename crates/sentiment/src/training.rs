@@ -21,7 +21,7 @@ use rand::seq::SliceRandom;
 use crate::config::SentimentConfig;
 use crate::data::Splits;
 use crate::features::{EncodedSet, Encoder};
-use crate::inference::{BinaryMetrics, evaluate, save_classifier};
+use crate::inference::{BinaryMetrics, SplitInfo, evaluate, save_classifier};
 use crate::model::{ModelKind, ModelSpec, SentimentModel};
 use crate::ngrams::NgramTable;
 use crate::tokenizer::Tokenizer;
@@ -272,7 +272,11 @@ pub fn train(cfg: &SentimentConfig, backend: &ResolvedBackend, splits: &Splits, 
     let model = model.valid();
     let test = evaluate(&model, &prepared.test, &backend.device)?;
     let model_dir = run_dir.join("model");
-    save_classifier(&model_dir, &model, &prepared.spec, &prepared.encoder)?;
+    let split = SplitInfo {
+        seed: cfg.seed,
+        limit: cfg.limit,
+    };
+    save_classifier(&model_dir, &model, &prepared.spec, &prepared.encoder, Some(split))?;
     write_metrics(&run_dir, &history)?;
     plot_curves(
         &run_dir.join("curves.svg"),

@@ -72,6 +72,14 @@ fn train_eval_predict_and_every_awkward_input() {
     }
     let o = sentiment(&[&["eval"], &common[..]].concat(), d, None);
     assert!(o.status.success() && text(&o).contains("confusion"), "{}", text(&o));
+    // Another --seed at eval time still scores the training run's own test split.
+    let o = sentiment(&[&["eval", "--seed", "9"], &common[..]].concat(), d, None);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("trained on the split of seed 42 (limit 600)"),
+        "{}",
+        text(&o)
+    );
 
     let predict = |args: &[&str], stdin: Option<&[u8]>| {
         sentiment(

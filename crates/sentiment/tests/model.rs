@@ -105,12 +105,13 @@ fn save_load_predict_gives_the_same_probabilities() {
         let model = model.valid();
         let texts = ["A gorgeous, moving film.", "Dull and far too long", "zzz qqq"];
         let path = dir.path().join(format!("{kind:?}"));
-        save_classifier(&path, &model, &p.spec, &p.encoder).unwrap();
+        save_classifier(&path, &model, &p.spec, &p.encoder, None).unwrap();
         let loaded = load_classifier(&path.join("model.bpk"), &b.device).unwrap();
         let fresh = sentiment::inference::Classifier {
             model,
             spec: p.spec,
             encoder: p.encoder.clone(),
+            split: None,
         };
         let a = fresh.predict(&texts, &b.device).unwrap();
         let c = loaded.predict(&texts, &b.device).unwrap();
