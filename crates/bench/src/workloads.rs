@@ -5,6 +5,7 @@
 //! | model | batch of `b` | items | loss, optimizer (as the model's crate trains it) |
 //! |---|---|---|---|
 //! | `mnist-cnn` | `[b, 1, 28, 28]` pixels | images | softmax cross-entropy, Adam 1e-3 (ε 1e-7) |
+//! | `mnist-cnn-fast` | the same, first convolution as im2col + GEMM (`fast_path`) | images | the same |
 //! | `sentiment` | `[b, 50]` word ids + mask | sentences | BCE on logits, Adam 1e-3 |
 //! | `rnn` | `[b, 25]` characters, `b` streams | characters (`25·b`) | summed CE over 25 steps, Adagrad 0.1, clip ±5 |
 //! | `xor-backprop` | `[b, 3]` XOR rows | samples | ½ Σ (ŷ − y)², SGD 1.0 |
@@ -23,8 +24,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum ModelName {
-    /// The seed CNN.
+    /// The seed CNN, burn's stock convolutions.
     MnistCnn,
+    /// The seed CNN with the fast path (first convolution as im2col + GEMM).
+    MnistCnnFast,
     /// The seed embedding-average sentiment model.
     Sentiment,
     /// The Elman character RNN (autodiff engine).
@@ -35,8 +38,9 @@ pub enum ModelName {
 
 impl ModelName {
     /// Every model, in table order.
-    pub const ALL: [ModelName; 4] = [
+    pub const ALL: [ModelName; 5] = [
         ModelName::MnistCnn,
+        ModelName::MnistCnnFast,
         ModelName::Sentiment,
         ModelName::Rnn,
         ModelName::XorBackprop,
@@ -46,6 +50,7 @@ impl ModelName {
     pub fn as_str(self) -> &'static str {
         match self {
             ModelName::MnistCnn => "mnist-cnn",
+            ModelName::MnistCnnFast => "mnist-cnn-fast",
             ModelName::Sentiment => "sentiment",
             ModelName::Rnn => "rnn",
             ModelName::XorBackprop => "xor-backprop",
@@ -55,7 +60,7 @@ impl ModelName {
     /// What one item is.
     pub fn unit(self) -> &'static str {
         match self {
-            ModelName::MnistCnn => "images",
+            ModelName::MnistCnn | ModelName::MnistCnnFast => "images",
             ModelName::Sentiment => "sentences",
             ModelName::Rnn => "chars",
             ModelName::XorBackprop => "samples",
@@ -185,7 +190,7 @@ impl<M: Module, B: Clone> Workload for Job<M, B> {
 pub fn reference_weights(model: ModelName, seed: u64) -> Result<Vec<u8>> {
     let flex = Device::flex();
     match model {
-        ModelName::MnistCnn => {
+        ModelName::MnistCnn | ModelName::MnistCnnFast => {
             gradlab::checkpoint::module_bytes(gradlab::seeded(&flex, seed, || mnist_cnn::model::Cnn::new(&flex)))
         }
         ModelName::Sentiment => {
@@ -236,8 +241,9 @@ pub fn build(model: ModelName, device: &Device, batch: usize, weights: &[u8], se
     let mut rng = StdRng::seed_from_u64(seed ^ 0xba7c);
     let what = format!("{model} reference weights");
     Ok(match model {
-        ModelName::MnistCnn => {
-            let m = gradlab::checkpoint::load_module_bytes(mnist_cnn::model::Cnn::new(&ad), weights.to_vec(), &what)?;
+        ModelName::MnistCnn | ModelName::MnistCnnFast => {
+            let m = gradlab::checkpoint::load_module_bytes(mnist_cnn::model::Cnn::new(&ad), weights.to_vec(), &what)?
+                .with_fast_path(model == ModelName::MnistCnnFast);
             let px: Vec<f32> = (0..batch * 784).map(|_| rng.random_range(0.0..1.0)).collect();
             let labels: Vec<i64> = (0..batch).map(|_| rng.random_range(0..10)).collect();
             let b = (floats(px, [batch, 1, 28, 28], &ad), ints(labels, [batch], &ad));

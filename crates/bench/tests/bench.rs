@@ -39,7 +39,7 @@ fn quick_run_on_flex_and_wgpu_writes_a_valid_report() {
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("report.json")).unwrap()).unwrap();
     let results = report["results"].as_array().unwrap();
-    assert_eq!(results.len(), 4 * 2, "four models × two backends × batch 32");
+    assert_eq!(results.len(), 5 * 2, "five models × two backends × batch 32");
     for r in results {
         for step in ["train", "infer"] {
             let ips = r[step]["items_per_second"].as_f64().unwrap();
@@ -51,11 +51,11 @@ fn quick_run_on_flex_and_wgpu_writes_a_valid_report() {
     assert!(report["machine"]["cpu"].is_string() && report["machine"]["logical_cores"].as_u64().unwrap() >= 1);
     assert_eq!(report["backends"].as_array().unwrap().len(), 2);
     let pairs = report["conformance"]["pairs"].as_array().unwrap();
-    assert_eq!(pairs.len(), 4, "one pair per model");
+    assert_eq!(pairs.len(), 5, "one pair per model");
     assert!(pairs.iter().all(|p| p["pass"] == true), "{pairs:?}");
     let csv = std::fs::read_to_string(run.join("results.csv")).unwrap();
-    assert_eq!(csv.lines().count(), 1 + 8);
-    for m in ["mnist-cnn", "sentiment", "rnn", "xor-backprop"] {
+    assert_eq!(csv.lines().count(), 1 + 10);
+    for m in ["mnist-cnn", "mnist-cnn-fast", "sentiment", "rnn", "xor-backprop"] {
         let svg = std::fs::read_to_string(run.join(format!("throughput-{m}.svg"))).unwrap();
         assert!(svg.starts_with("<svg"), "{m}");
     }
@@ -74,7 +74,7 @@ fn conformance_holds_across_ndarray_flex_and_wgpu() {
         })
         .collect();
     let pairs = conformance::run(&ModelName::ALL, &backends, 8, 3, 42).unwrap();
-    assert_eq!(pairs.len(), 4 * 3);
+    assert_eq!(pairs.len(), 5 * 3);
     let bad: Vec<_> = pairs.iter().filter(|p| !p.pass).collect();
     assert!(bad.is_empty(), "{}", conformance::table(&pairs));
 }

@@ -43,6 +43,9 @@ pub struct MnistConfig {
     pub seed: u64,
     /// Where runs are written: `<out_dir>/run-NNN/`.
     pub out_dir: PathBuf,
+    /// `true`: the first convolution as im2col + GEMM (same function); `false` (default): burn's
+    /// stock `Conv2d`.
+    pub fast_path: bool,
 }
 
 impl Default for MnistConfig {
@@ -62,6 +65,7 @@ impl Default for MnistConfig {
             learning_rate: 1e-3,
             seed: 42,
             out_dir: "runs/mnist-cnn".into(),
+            fast_path: false,
         }
     }
 }

@@ -87,7 +87,7 @@ pub fn train(
     gradlab::config::save_resolved(cfg, &run_dir)?;
 
     let device = backend.device.clone().autodiff();
-    let mut model = gradlab::seeded(&device, cfg.seed, || Cnn::new(&device));
+    let mut model = gradlab::seeded(&device, cfg.seed, || Cnn::new(&device)).with_fast_path(cfg.fast_path);
     let mut optim = optimizer();
     let mut history = Vec::new();
     let mut first_epoch = 1;

@@ -1,5 +1,7 @@
 //! The model is the seed's, and the shipped config files say what the code's defaults say.
 
+mod common;
+
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use mnist_cnn::config::MnistConfig;
@@ -60,4 +62,43 @@ fn shipped_dataset_matches_its_readme_checksum() {
     let sum = gradlab::data::download::sha256_hex(&bytes);
     let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
     assert!(readme.contains(&sum), "README does not state the file's SHA-256 {sum}");
+}
+
+/// The fast path (first convolution as im2col + GEMM) is the stock model's function: outputs
+/// and every parameter's gradient agree on random inputs at the batch sizes the crates use.
+/// Tolerance: 1e-5 relative to the largest entry — both are f32 sums of the same 9 products
+/// per output in a different order (measured: ≤ 2e-7).
+#[test]
+fn fast_path_equals_the_stock_model() {
+    use burn::module::{ModuleVisitor, Param};
+    use burn::tensor::{Distribution, Gradients};
+    struct Grads<'a>(&'a Gradients, Vec<f32>);
+    impl ModuleVisitor for Grads<'_> {
+        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+            self.1.extend(p.val().grad(self.0).unwrap().into_data().iter::<f32>());
+        }
+    }
+    let rel = |a: &[f32], b: &[f32]| {
+        let scale = a.iter().fold(0f32, |m, x| m.max(x.abs())).max(1e-12);
+        a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs())) / scale
+    };
+    for name in [gradlab::BackendName::Flex, gradlab::BackendName::Ndarray] {
+        let device = common::backend(name).device.autodiff();
+        let stock = gradlab::seeded(&device, 3, || Cnn::new(&device));
+        let fast = stock.clone().with_fast_path(true);
+        assert!(fast.fast_path() && !stock.fast_path());
+        for batch in [1, 7, 32] {
+            let x: Tensor<4> = Tensor::random([batch, 1, 28, 28], Distribution::Default, &device);
+            let (ys, yf) = (stock.forward(x.clone()), fast.forward(x));
+            let out = |t: &Tensor<2>| t.clone().into_data().iter::<f32>().collect::<Vec<_>>();
+            assert!(rel(&out(&ys), &out(&yf)) < 1e-5, "{name} batch {batch}: outputs");
+            let (gs, gf) = (ys.powi_scalar(2).sum().backward(), yf.powi_scalar(2).sum().backward());
+            let (mut a, mut b) = (Grads(&gs, Vec::new()), Grads(&gf, Vec::new()));
+            stock.visit(&mut a);
+            fast.visit(&mut b);
+            assert_eq!(a.1.len(), 93_322);
+            let r = rel(&a.1, &b.1);
+            assert!(r < 1e-5, "{name} batch {batch}: gradients differ by {r:e}");
+        }
+    }
 }
