@@ -4,7 +4,7 @@
 //!
 //! | model | batch of `b` | items | loss, optimizer (as the model's crate trains it) |
 //! |---|---|---|---|
-//! | `mnist-cnn` | `[b, 1, 28, 28]` pixels | images | softmax cross-entropy, Adam 1e-3 (ε 1e-7) |
+//! | `mnist-cnn` | `[b, 1, 28, 28]` real digits (mnist-5k) | images | softmax cross-entropy, Adam 1e-3 (ε 1e-7) |
 //! | `mnist-cnn-fast` | the same, first convolution as im2col + GEMM (`fast_path`) | images | the same |
 //! | `sentiment` | `[b, 50]` word ids + mask | sentences | BCE on logits, Adam 1e-3 |
 //! | `rnn` | `[b, 25]` characters, `b` streams | characters (`25·b`) | summed CE over 25 steps, Adagrad 0.1, clip ±5 |
@@ -225,6 +225,31 @@ fn sentiment_spec() -> sentiment::model::ModelSpec {
     }
 }
 
+/// `n` real digits from `datasets/mnist-5k` (drawn with `rng`), pixels scaled to 0..1 — real
+/// images rather than random pixels: burn-flex's convolution time depends on the data (a
+/// random-pixel batch trained ~25 % slower than real digits here).
+fn digits(n: usize, rng: &mut StdRng) -> Result<(Vec<f32>, Vec<i64>)> {
+    use std::sync::OnceLock;
+    static DIGITS: OnceLock<(Vec<u8>, Vec<u8>)> = OnceLock::new();
+    let (pixels, labels) = match DIGITS.get() {
+        Some(d) => d,
+        None => {
+            let path = gradlab::locate(std::path::Path::new("datasets/mnist-5k/mnist_5k.csv.gz"));
+            let d = gradlab::data::digits_csv::read(&path)?;
+            DIGITS.get_or_init(|| d)
+        }
+    };
+    let count = labels.len();
+    let mut px = Vec::with_capacity(n * 784);
+    let mut ys = Vec::with_capacity(n);
+    for _ in 0..n {
+        let i = rng.random_range(0..count);
+        px.extend(pixels[i * 784..(i + 1) * 784].iter().map(|&p| p as f32 / 255.0));
+        ys.push(labels[i] as i64);
+    }
+    Ok((px, ys))
+}
+
 fn ints<const D: usize>(v: Vec<i64>, shape: [usize; D], device: &Device) -> Tensor<D, Int> {
     Tensor::from_data(TensorData::new(v, shape), device)
 }
@@ -244,8 +269,7 @@ pub fn build(model: ModelName, device: &Device, batch: usize, weights: &[u8], se
         ModelName::MnistCnn | ModelName::MnistCnnFast => {
             let m = gradlab::checkpoint::load_module_bytes(mnist_cnn::model::Cnn::new(&ad), weights.to_vec(), &what)?
                 .with_fast_path(model == ModelName::MnistCnnFast);
-            let px: Vec<f32> = (0..batch * 784).map(|_| rng.random_range(0.0..1.0)).collect();
-            let labels: Vec<i64> = (0..batch).map(|_| rng.random_range(0..10)).collect();
+            let (px, labels) = digits(batch, &mut rng)?;
             let b = (floats(px, [batch, 1, 28, 28], &ad), ints(labels, [batch], &ad));
             Box::new(Job {
                 inference: m.valid(),
