@@ -50,6 +50,37 @@ pub fn load_module<M: Module>(module: M, path: &Path) -> Result<M> {
     load_module_bytes(module, bytes, &path.display().to_string())
 }
 
+/// A saved model folder holds `model.bpk` (the weights) and `model.json` (a `format` tag plus
+/// whatever the crate needs to rebuild the model). Given `path` — the folder, or a file in it —
+/// read `model.json`, check its `format` against `format`, and return the folder and the parsed
+/// description. `kind` names the model in errors ("a sentiment model").
+pub fn read_model_manifest<T: DeserializeOwned>(path: &Path, kind: &str, format: &str) -> Result<(PathBuf, T)> {
+    let dir = if path.is_file() {
+        path.parent().map(Path::to_path_buf).unwrap_or_default()
+    } else {
+        path.to_path_buf()
+    };
+    let json_path = dir.join("model.json");
+    let text = std::fs::read_to_string(&json_path).with_context(|| {
+        format!(
+            "cannot read {} (is {} {kind} folder?)",
+            json_path.display(),
+            path.display()
+        )
+    })?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{}: not {kind} description", json_path.display()))?;
+    let found = value.get("format").and_then(|f| f.as_str()).unwrap_or("");
+    anyhow::ensure!(
+        found == format,
+        "{}: format {found:?}, expected {format:?} ({kind})",
+        json_path.display()
+    );
+    let manifest =
+        serde_json::from_value(value).with_context(|| format!("{}: not {kind} description", json_path.display()))?;
+    Ok((dir, manifest))
+}
+
 /// The saved state of a training loop.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct CheckpointIndex<S> {
@@ -120,4 +151,41 @@ pub fn load_checkpoint<M: Module, S: DeserializeOwned>(
         .map_err(|e| anyhow::anyhow!("{e:?}"))
         .with_context(|| format!("{}: corrupt optimizer state", optim_path.display()))?;
     Ok((model, optim, index))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize, PartialEq)]
+    struct Demo {
+        format: String,
+        size: u32,
+    }
+
+    #[test]
+    fn model_manifest_from_folder_or_file_with_format_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("model.json"), r#"{"format": "demo/1", "size": 3}"#).unwrap();
+        std::fs::write(d.join("model.bpk"), b"x").unwrap();
+        for p in [d.to_path_buf(), d.join("model.bpk")] {
+            let (folder, m): (PathBuf, Demo) = read_model_manifest(&p, "a demo model", "demo/1").unwrap();
+            assert_eq!(folder, d);
+            assert_eq!(m.size, 3);
+        }
+        let e = read_model_manifest::<Demo>(d, "a demo model", "demo/2").unwrap_err();
+        assert!(
+            format!("{e:#}").contains("format \"demo/1\", expected \"demo/2\""),
+            "{e:#}"
+        );
+        let e = read_model_manifest::<Demo>(&d.join("nowhere"), "a demo model", "demo/1").unwrap_err();
+        assert!(
+            format!("{e:#}").contains("is") && format!("{e:#}").contains("a demo model folder"),
+            "{e:#}"
+        );
+        std::fs::write(d.join("model.json"), "{ nope").unwrap();
+        let e = read_model_manifest::<Demo>(d, "a demo model", "demo/1").unwrap_err();
+        assert!(format!("{e:#}").contains("not a demo model description"), "{e:#}");
+    }
 }

@@ -83,24 +83,8 @@ pub fn save_model(dir: &Path, params: &Params, vocab: &Vocab) -> Result<()> {
 
 /// Load a model saved by [`save_model`] (`path`: the folder or a file in it).
 pub fn load_model(path: &Path) -> Result<CharModel> {
-    let dir = if path.is_file() {
-        path.parent().unwrap_or(Path::new(".")).to_path_buf()
-    } else {
-        path.to_path_buf()
-    };
+    let (dir, m): (PathBuf, Manifest) = gradlab::checkpoint::read_model_manifest(path, "an rnn model", FORMAT)?;
     let jp = dir.join("model.json");
-    let text = std::fs::read_to_string(&jp).with_context(|| {
-        format!(
-            "cannot read {} (is {} an rnn model folder?)",
-            jp.display(),
-            path.display()
-        )
-    })?;
-    let m: Manifest =
-        serde_json::from_str(&text).with_context(|| format!("{}: not an rnn model description", jp.display()))?;
-    if m.format != FORMAT {
-        bail!("{}: format {:?}, expected {FORMAT:?}", jp.display(), m.format);
-    }
     let vocab = Vocab::from_chars(m.vocab).with_context(|| jp.display().to_string())?;
     let device = Device::flex();
     let cell =

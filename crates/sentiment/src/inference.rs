@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use burn::module::Module;
 use burn::nn::loss::BinaryCrossEntropyLossConfig;
 use burn::tensor::activation::sigmoid;
@@ -72,36 +72,11 @@ pub fn save_classifier(
     gradlab::report::write_json(&dir.join("model.json"), &manifest)
 }
 
-/// The model folder for `path`: the folder itself, or the folder of a `model.bpk` /
-/// `model.json` inside it.
-pub fn model_dir(path: &Path) -> PathBuf {
-    if path.is_file() {
-        path.parent().map(Path::to_path_buf).unwrap_or_default()
-    } else {
-        path.to_path_buf()
-    }
-}
-
-/// Load a model saved by [`save_classifier`] onto `device`.
+/// Load a model saved by [`save_classifier`] (`path`: the folder or a file in it) onto `device`.
 pub fn load_classifier(path: &Path, device: &Device) -> Result<Classifier> {
-    let dir = model_dir(path);
+    let (dir, manifest): (PathBuf, Manifest) =
+        gradlab::checkpoint::read_model_manifest(path, "a sentiment model", FORMAT)?;
     let json_path = dir.join("model.json");
-    let text = std::fs::read_to_string(&json_path).with_context(|| {
-        format!(
-            "cannot read {} (is {} a sentiment model folder?)",
-            json_path.display(),
-            path.display()
-        )
-    })?;
-    let manifest: Manifest = serde_json::from_str(&text)
-        .with_context(|| format!("{}: not a sentiment model description", json_path.display()))?;
-    if manifest.format != FORMAT {
-        bail!(
-            "{}: format {:?}, expected {FORMAT:?}",
-            json_path.display(),
-            manifest.format
-        );
-    }
     let encoder = manifest
         .encoder
         .restore()
