@@ -3,26 +3,15 @@
 //! asserted.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use bench::conformance::{self, compare};
 use bench::workloads::{ModelName, Probe};
-use gradlab::{BackendConfig, BackendName};
+use gradlab::BackendName;
+use gradlab_testkit::text;
 
 fn bench(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bench"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("run bench")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+    gradlab_testkit::run(env!("CARGO_BIN_EXE_bench"), args, cwd, None)
 }
 
 #[test]
@@ -65,13 +54,7 @@ fn quick_run_on_flex_and_wgpu_writes_a_valid_report() {
 fn conformance_holds_across_ndarray_flex_and_wgpu() {
     let backends: Vec<_> = [BackendName::Flex, BackendName::Ndarray, BackendName::Wgpu]
         .into_iter()
-        .map(|b| {
-            gradlab::backend::resolve(&BackendConfig {
-                backend: b,
-                ..Default::default()
-            })
-            .unwrap_or_else(|e| panic!("{b} must be usable here (CI installs lavapipe): {e}"))
-        })
+        .map(gradlab_testkit::backend)
         .collect();
     let pairs = conformance::run(&ModelName::ALL, &backends, 8, 3, 42).unwrap();
     assert_eq!(pairs.len(), 5 * 3);

@@ -1,7 +1,5 @@
 //! The `calculus` binary: every subcommand on flex and wgpu, plots when asked, clear errors.
 
-use std::process::Command;
-
 const SUBCOMMANDS: [&str; 9] = [
     "sigmoid",
     "derivative",
@@ -15,17 +13,8 @@ const SUBCOMMANDS: [&str; 9] = [
 ];
 
 fn calculus(args: &[&str], cwd: &std::path::Path) -> (bool, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_calculus"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    (o.status.success(), text)
+    let o = gradlab_testkit::run(env!("CARGO_BIN_EXE_calculus"), args, cwd, None);
+    (o.status.success(), gradlab_testkit::text(&o))
 }
 
 #[test]

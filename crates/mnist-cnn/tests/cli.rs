@@ -2,22 +2,12 @@
 //! train → eval → predict round trip.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
+
+use gradlab_testkit::text;
 
 fn mnist_cnn(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mnist-cnn"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("run mnist-cnn")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+    gradlab_testkit::run(env!("CARGO_BIN_EXE_mnist-cnn"), args, cwd, None)
 }
 
 fn fails_with(args: &[&str], cwd: &Path, needles: &[&str]) {

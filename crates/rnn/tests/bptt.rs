@@ -3,17 +3,12 @@
 
 use burn::module::Module;
 use burn::tensor::{DType, Int, Tensor, TensorData};
-use gradlab::{BackendConfig, BackendName};
+use gradlab::BackendName;
 use rnn::manual::{self, Params};
 use rnn::model::CharRnn;
 
 fn device(name: BackendName) -> burn::tensor::Device {
-    gradlab::backend::resolve(&BackendConfig {
-        backend: name,
-        ..Default::default()
-    })
-    .unwrap_or_else(|e| panic!("backend {name} must be usable here (CI installs lavapipe): {e}"))
-    .device
+    gradlab_testkit::backend(name).device
 }
 
 /// A small cell with weights large enough that tanh is far from linear and a non-zero

@@ -2,27 +2,17 @@
 //! save → load → sample is reproducible, and bad input gets clear errors.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-use gradlab::{BackendConfig, BackendName};
+use gradlab_testkit::text;
+
+use gradlab::BackendName;
 use rnn::config::{Engine, RnnConfig};
 use rnn::data::{corpus_from_text, load};
 use rnn::training::{load_model, train};
 
 fn rnn_bin(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rnn"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("run rnn")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+    gradlab_testkit::run(env!("CARGO_BIN_EXE_rnn"), args, cwd, None)
 }
 
 fn fails_with(args: &[&str], cwd: &Path, needle: &str) {
@@ -48,11 +38,7 @@ fn short_run(engine: Engine, backend: BackendName, out: &Path) -> rnn::training:
         ..RnnConfig::default()
     };
     cfg.validate().unwrap();
-    let backend = gradlab::backend::resolve(&BackendConfig {
-        backend,
-        ..Default::default()
-    })
-    .unwrap();
+    let backend = gradlab_testkit::backend(backend);
     let corpus = load(
         &gradlab::workspace_root().join(&cfg.data_file),
         cfg.valid_fraction,

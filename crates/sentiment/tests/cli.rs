@@ -1,33 +1,13 @@
 //! The `sentiment` binary end to end: the seed mode, a tiny train → eval → predict round trip,
 //! and the defined behaviour for every awkward input (see `sentiment::query`).
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
+
+use gradlab_testkit::text;
 
 fn sentiment(args: &[&str], cwd: &Path, stdin: Option<&[u8]>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sentiment"))
-        .args(args)
-        .current_dir(cwd)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run sentiment");
-    let input = stdin.unwrap_or_default().to_vec();
-    let mut pipe = child.stdin.take().unwrap();
-    let writer = std::thread::spawn(move || pipe.write_all(&input));
-    let out = child.wait_with_output().expect("wait for sentiment");
-    writer.join().unwrap().ok();
-    out
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+    gradlab_testkit::run(env!("CARGO_BIN_EXE_sentiment"), args, cwd, stdin)
 }
 
 #[test]

@@ -2,21 +2,14 @@
 //! the NB features and the binary metrics are what their formulas say.
 
 use burn::module::Module;
-use gradlab::{BackendConfig, BackendName, ResolvedBackend};
+use gradlab::BackendName;
+use gradlab_testkit::backend;
 use sentiment::config::SentimentConfig;
 use sentiment::data::{ReviewFile, Splits, read_reviews, split};
 use sentiment::inference::{BinaryMetrics, evaluate, load_classifier, save_classifier};
 use sentiment::model::ModelKind;
 use sentiment::ngrams::{NgramTable, ngrams};
 use sentiment::training::{LoopSettings, fit, prepare};
-
-fn backend(name: BackendName) -> ResolvedBackend {
-    gradlab::backend::resolve(&BackendConfig {
-        backend: name,
-        ..Default::default()
-    })
-    .unwrap_or_else(|e| panic!("backend {name} must be usable here (CI installs lavapipe): {e}"))
-}
 
 fn reviews() -> ReviewFile {
     let path = gradlab::workspace_root().join("datasets/movie-reviews/movie-reviews.tsv");

@@ -1,21 +1,14 @@
 //! Hand-derived backprop against burn's autodiff and finite differences, training on flex and
 //! wgpu (lavapipe), and the binary end to end.
 
-use std::process::Command;
-
 use burn::tensor::DType;
-use gradlab::{BackendConfig, BackendName};
+use gradlab::BackendName;
 use xor_backprop::autodiff;
 use xor_backprop::config::XorConfig;
 use xor_backprop::manual::{self, Mlp, max_relative_error};
 
 fn device(name: BackendName) -> burn::tensor::Device {
-    gradlab::backend::resolve(&BackendConfig {
-        backend: name,
-        ..Default::default()
-    })
-    .unwrap_or_else(|e| panic!("{name}: {e}"))
-    .device
+    gradlab_testkit::backend(name).device
 }
 
 /// Random weights at several scales, so the sigmoids are both near-linear and saturated.
@@ -97,17 +90,8 @@ fn shipped_config_equals_the_defaults() {
 }
 
 fn xor(args: &[&str], cwd: &std::path::Path) -> (bool, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_xor-backprop"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    (o.status.success(), text)
+    let o = gradlab_testkit::run(env!("CARGO_BIN_EXE_xor-backprop"), args, cwd, None);
+    (o.status.success(), gradlab_testkit::text(&o))
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Shared helpers for the mnist-cnn integration tests.
 #![allow(dead_code)]
 
-use gradlab::{BackendConfig, BackendName, ResolvedBackend};
+use gradlab::BackendName;
 use mnist_cnn::config::MnistConfig;
 
 /// A small, fast config: `train` training images, `test` test images, writing into `out`.
@@ -16,10 +16,4 @@ pub fn small_config(backend: BackendName, train: usize, test: usize, out: &std::
     }
 }
 
-pub fn backend(name: BackendName) -> ResolvedBackend {
-    gradlab::backend::resolve(&BackendConfig {
-        backend: name,
-        ..Default::default()
-    })
-    .unwrap_or_else(|e| panic!("backend {name} must be usable here (CI installs lavapipe): {e}"))
-}
+pub use gradlab_testkit::backend;

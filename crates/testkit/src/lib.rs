@@ -1,0 +1,53 @@
+//! Helpers shared by the workspace's integration tests (used only as a dev-dependency).
+//!
+//! - [`backend`]: a backend by name, or a panic saying CI must provide it.
+//! - [`run`]: a binary's output, with optional standard input.
+//! - [`text`]: stdout then stderr, as one string to search.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use gradlab::{BackendConfig, BackendName, ResolvedBackend};
+
+/// Resolve `name` with the default adapter; every backend must be usable where the tests run
+/// (CI installs lavapipe for wgpu and vulkan).
+pub fn backend(name: BackendName) -> ResolvedBackend {
+    gradlab::backend::resolve(&BackendConfig {
+        backend: name,
+        ..Default::default()
+    })
+    .unwrap_or_else(|e| panic!("backend {name} must be usable here (CI installs lavapipe): {e}"))
+}
+
+/// Run the binary `exe` (a test's `env!("CARGO_BIN_EXE_…")`) with `args` in `cwd`, feeding it
+/// `stdin` (an empty, closed standard input when `None`), and collect its output.
+pub fn run(exe: &str, args: &[&str], cwd: &Path, stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(exe)
+        .args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {exe}: {e}"));
+    let input = stdin.unwrap_or_default().to_vec();
+    let mut pipe = child.stdin.take().expect("stdin is piped");
+    // Written from another thread, so a child that prints before reading cannot deadlock.
+    let writer = std::thread::spawn(move || pipe.write_all(&input));
+    let out = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("waiting for {exe}: {e}"));
+    // A child that exits without reading all its input closes the pipe; that is its business.
+    writer.join().expect("stdin writer thread").ok();
+    out
+}
+
+/// stdout followed by stderr, lossily decoded.
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
