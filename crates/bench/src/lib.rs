@@ -94,7 +94,7 @@ pub fn run_timings(
     let mut out = Vec::new();
     for &model in &cfg.models {
         let weights = reference_weights(model, cfg.seed)?;
-        for b in backends {
+        for b in backends.iter().filter(|b| model.not_on(&b.device).is_none()) {
             for &batch in &cfg.batch_sizes {
                 let mut w = build(model, &b.device, batch, &weights, cfg.seed)?;
                 let items = w.items();

@@ -40,6 +40,10 @@ struct Cli {
     /// Only the conformance check, no timings.
     #[arg(long)]
     conformance_only: bool,
+    /// Leave glibc's malloc thresholds at their defaults (by default the bench raises them for
+    /// every model, as `mnist-cnn` does with `fast_path`; see fastconv::memory).
+    #[arg(long)]
+    malloc_defaults: bool,
     /// Reference-framework timings (written by scripts/reference.py).
     #[arg(long)]
     reference: Option<PathBuf>,
@@ -87,6 +91,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
         machine["logical_cores"],
         machine["os"].as_str().unwrap_or("?")
     );
+    let kept = !cli.malloc_defaults && fastconv::memory::keep_freed_memory();
+    println!(
+        "malloc: {}",
+        if kept {
+            "freed memory kept for reuse (glibc mmap/trim thresholds raised, as mnist-cnn's fast_path does)"
+        } else {
+            "the C library's defaults"
+        }
+    );
     let (backends, status) = resolve_backends(&cfg);
     for s in &status {
         println!("{:<8} {}: {}", s.backend.as_str(), s.status, s.detail);
@@ -122,6 +135,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let mut results = Vec::new();
     if !cli.conformance_only {
         println!("\ntimings (each step ends with a device sync; the first call is reported apart):");
+        for &model in &cfg.models {
+            for b in &backends {
+                if let Some(why) = model.not_on(&b.device) {
+                    println!("  {:<13} {:<8} not timed: {why}", model.as_str(), b.backend.as_str());
+                }
+            }
+        }
         results = run_timings(&cfg, &backends, |m| {
             println!(
                 "  {:<13} {:<8} batch {:>4}: train {:>10.0} {}/s (first {:.0} ms), inference {:>10.0} {}/s",
@@ -160,18 +180,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
                             r.version.as_deref().unwrap_or("?"),
                             r.batch.unwrap_or(32)
                         );
-                        for m in results
-                            .iter()
-                            .filter(|m| m.model == ModelName::MnistCnn && Some(m.batch) == r.batch)
-                        {
+                        for m in results.iter().filter(|m| {
+                            matches!(m.model, ModelName::MnistCnn | ModelName::MnistCnnFast) && Some(m.batch) == r.batch
+                        }) {
                             let ratio = m.train.items_per_second / ips;
                             println!(
-                                "    gradlab {:<8} {:>8.0} images/s = {ratio:.2}× {}",
+                                "    gradlab {:<14} {:<8} {:>8.0} images/s = {ratio:.2}× {}",
+                                m.model.as_str(),
                                 m.backend.as_str(),
                                 m.train.items_per_second,
                                 r.framework
                             );
-                            ratios.push(serde_json::json!({"framework": r.framework, "backend": m.backend, "batch": m.batch, "ratio": ratio}));
+                            ratios.push(serde_json::json!({"framework": r.framework, "model": m.model, "backend": m.backend, "batch": m.batch, "ratio": ratio}));
                         }
                     }
                     (None, err) => println!(
@@ -195,6 +215,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         &serde_json::json!({
             "crate": "bench",
             "machine": machine,
+            "malloc_thresholds_raised": kept,
             "backends": status,
             "config": cfg,
             "results": results,

@@ -5,7 +5,7 @@
 //! | model | batch of `b` | items | loss, optimizer (as the model's crate trains it) |
 //! |---|---|---|---|
 //! | `mnist-cnn` | `[b, 1, 28, 28]` real digits (mnist-5k) | images | softmax cross-entropy, Adam 1e-3 (ε 1e-7) |
-//! | `mnist-cnn-fast` | the same, first convolution as im2col + GEMM (`fast_path`) | images | the same |
+//! | `mnist-cnn-fast` | the same model with `fast_path` (fastconv's conv+ReLU(+pool) ops; flex and ndarray only) | images | the same |
 //! | `sentiment` | `[b, 50]` word ids + mask | sentences | BCE on logits, Adam 1e-3 |
 //! | `rnn` | `[b, 25]` characters, `b` streams | characters (`25·b`) | summed CE over 25 steps, Adagrad 0.1, clip ±5 |
 //! | `xor-backprop` | `[b, 3]` XOR rows | samples | ½ Σ (ŷ − y)², SGD 1.0 |
@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 pub enum ModelName {
     /// The seed CNN, burn's stock convolutions.
     MnistCnn,
-    /// The seed CNN with the fast path (first convolution as im2col + GEMM).
+    /// The seed CNN with the fast path (fastconv's fused conv+ReLU(+max-pool) ops; flex, ndarray).
     MnistCnnFast,
     /// The seed embedding-average sentiment model.
     Sentiment,
@@ -45,6 +45,13 @@ impl ModelName {
         ModelName::Rnn,
         ModelName::XorBackprop,
     ];
+
+    /// Why `self` is not timed on `device`, if it is not: the fast CNN only where the fastconv
+    /// op exists (elsewhere it would run the stock layers, the `mnist-cnn` row again).
+    pub fn not_on(self, device: &Device) -> Option<&'static str> {
+        (self == ModelName::MnistCnnFast && !fastconv::is_supported(device))
+            .then_some("no fastconv op on this backend (the fast path runs the stock layers there)")
+    }
 
     /// The crate name.
     pub fn as_str(self) -> &'static str {

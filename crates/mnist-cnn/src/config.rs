@@ -43,8 +43,10 @@ pub struct MnistConfig {
     pub seed: u64,
     /// Where runs are written: `<out_dir>/run-NNN/`.
     pub out_dir: PathBuf,
-    /// `true`: the first convolution as im2col + GEMM (same function); `false` (default): burn's
-    /// stock `Conv2d`.
+    /// `true` (default): each `relu(conv)` (+ max-pool) as one fastconv op — the same function;
+    /// fast kernels on flex, burn's stock ops behind the same op on ndarray, the stock layers on
+    /// wgpu/vulkan — and glibc's malloc keeps freed memory for reuse; `false`: burn's stock
+    /// `Conv2d` + `relu` + `MaxPool2d`, allocator untouched.
     pub fast_path: bool,
 }
 
@@ -65,7 +67,7 @@ impl Default for MnistConfig {
             learning_rate: 1e-3,
             seed: 42,
             out_dir: "runs/mnist-cnn".into(),
-            fast_path: false,
+            fast_path: true,
         }
     }
 }

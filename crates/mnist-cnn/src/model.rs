@@ -8,13 +8,12 @@
 //! Weights start as Keras's do (Glorot-uniform kernels, zero biases). The softmax lives in the
 //! loss (`CrossEntropyLoss` on logits), as with Keras's `from_logits=True`.
 //!
-//! Fast path (`fast_path = true`; off by default; issue 7): the first convolution is computed as
-//! an explicit im2col — two zero-copy `unfold` views of the image, one copy into a
-//! `[batch·26·26, 9]` matrix — and one GEMM with the `[9, 32]` kernel matrix. It is the same
-//! function with the same parameters (tests compare outputs and every gradient with the stock
-//! `Conv2d`). It pays for this layer only: its input is the image, which needs no gradient, so
-//! the backward pass is one GEMM for the kernel gradient; for the inner convolutions the
-//! backward of `unfold` (the input gradient) costs more than burn-flex's own convolution saves.
+//! Fast path (`fast_path = true`; issue 7): `pool(relu(conv1))`, `pool(relu(conv2))` and
+//! `relu(conv3)` each run as one [`fastconv`] op — a burn backend-extension op whose flex kernels
+//! are three packed GEMMs over the whole batch with ReLU and max-pool fused in and a hand-written
+//! backward (crates/fastconv). It is the same function with the same parameters (tests compare
+//! outputs and every gradient with the stock layers). On backends without the op (wgpu, vulkan)
+//! the stock layers run.
 
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -37,31 +36,9 @@ pub struct Cnn {
     pool: MaxPool2d,
     fc1: Linear,
     fc2: Linear,
-    /// Compute `conv1` as im2col + GEMM (same function, see the module docs).
+    /// Run the convolutions as `fastconv::conv_relu` (same function, see the module docs).
     #[module(skip)]
-    fast_conv1: bool,
-}
-
-/// A 3×3 (any k×k), stride-1, unpadded convolution as im2col + GEMM.
-///
-/// # Shapes
-/// - `x`: `[n, c, h, w]`, `weight`: `[o, c, k, k]`, `bias`: `[o]`
-/// - returns: `[n, o, h − k + 1, w − k + 1]`
-pub fn conv2d_im2col(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>) -> Tensor<4> {
-    let [n, c, h, w] = x.dims();
-    let [o, _, k, _] = weight.dims();
-    let (ho, wo) = (h - k + 1, w - k + 1);
-    let cols = x
-        .unfold::<5, _>(2, k, 1) // [n, c, ho, w, k]
-        .unfold::<6, _>(3, k, 1) // [n, c, ho, wo, k, k]
-        .permute([0, 2, 3, 1, 4, 5]) // [n, ho, wo, c, k, k]
-        .reshape([n * ho * wo, c * k * k]); // [n·ho·wo, c·k·k]
-    let kernel = weight.reshape([o, c * k * k]).transpose(); // [c·k·k, o]
-    let mut y = cols.matmul(kernel); // [n·ho·wo, o]
-    if let Some(b) = bias {
-        y = y + b.unsqueeze::<2>();
-    }
-    y.reshape([n, ho, wo, o]).permute([0, 3, 1, 2]) // [n, o, ho, wo]
+    fast: bool,
 }
 
 const GLOROT: Initializer = Initializer::XavierUniform { gain: 1.0 };
@@ -90,19 +67,61 @@ impl Cnn {
             pool: MaxPool2dConfig::new([2, 2]).init(),
             fc1: dense(576, 64, device),
             fc2: dense(64, NUM_CLASSES, device),
-            fast_conv1: false,
+            fast: false,
         }
     }
 
     /// The same model with the fast path on or off (the parameters are untouched).
     pub fn with_fast_path(mut self, on: bool) -> Self {
-        self.fast_conv1 = on;
+        self.fast = on;
         self
     }
 
     /// Whether the fast path is on.
     pub fn fast_path(&self) -> bool {
-        self.fast_conv1
+        self.fast
+    }
+
+    /// Whether `x`'s convolutions go through `fastconv` (fast path on, backend has the op, the
+    /// layer has its bias).
+    fn fused(&self, conv: &Conv2d, x: &Tensor<4>) -> bool {
+        self.fast && conv.bias.is_some() && fastconv::is_supported(&x.device())
+    }
+
+    /// `relu(conv(x))`, through the fast op when it is on and the backend has it.
+    fn conv_relu(&self, conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+        match &conv.bias {
+            Some(bias) if self.fused(conv, &x) => fastconv::conv_relu(x, conv.weight.val(), bias.val()),
+            _ => relu(conv.forward(x)),
+        }
+    }
+
+    /// `pool(relu(conv(x)))`, as one fast op when it is on and the backend has it; traces the
+    /// convolution's and the pool's output shapes under `names`.
+    fn conv_relu_pool(
+        &self,
+        conv: &Conv2d,
+        x: Tensor<4>,
+        names: [&'static str; 2],
+        trace: &mut impl FnMut(&'static str, &[usize]),
+    ) -> Tensor<4> {
+        let [n, _, h, w] = x.dims();
+        let [o, _, k, _] = conv.weight.dims();
+        match &conv.bias {
+            Some(bias) if self.fused(conv, &x) => {
+                let y = fastconv::conv_relu_pool(x, conv.weight.val(), bias.val());
+                trace(names[0], &[n, o, h - k + 1, w - k + 1]);
+                trace(names[1], &y.dims());
+                y
+            }
+            _ => {
+                let y = relu(conv.forward(x));
+                trace(names[0], &y.dims());
+                let y = self.pool.forward(y);
+                trace(names[1], &y.dims());
+                y
+            }
+        }
     }
 
     /// Class logits for a batch of images.
@@ -117,20 +136,11 @@ impl Cnn {
     /// [`forward`](Self::forward), calling `trace(layer, output shape)` after every layer (used
     /// by the model summary).
     pub fn forward_traced(&self, images: Tensor<4>, mut trace: impl FnMut(&'static str, &[usize])) -> Tensor<2> {
-        let x = if self.fast_conv1 {
-            let bias = self.conv1.bias.as_ref().map(|b| b.val());
-            relu(conv2d_im2col(images, self.conv1.weight.val(), bias)) // [batch, 32, 26, 26]
-        } else {
-            relu(self.conv1.forward(images)) // [batch, 32, 26, 26]
-        };
-        trace("conv2d_1 (relu)", &x.dims());
-        let x = self.pool.forward(x); // [batch, 32, 13, 13]
-        trace("max_pool_1", &x.dims());
-        let x = relu(self.conv2.forward(x)); // [batch, 64, 11, 11]
-        trace("conv2d_2 (relu)", &x.dims());
-        let x = self.pool.forward(x); // [batch, 64, 5, 5]
-        trace("max_pool_2", &x.dims());
-        let x = relu(self.conv3.forward(x)); // [batch, 64, 3, 3]
+        // conv: [batch, 32, 26, 26], pool: [batch, 32, 13, 13]
+        let x = self.conv_relu_pool(&self.conv1, images, ["conv2d_1 (relu)", "max_pool_1"], &mut trace);
+        // conv: [batch, 64, 11, 11], pool: [batch, 64, 5, 5]
+        let x = self.conv_relu_pool(&self.conv2, x, ["conv2d_2 (relu)", "max_pool_2"], &mut trace);
+        let x = self.conv_relu(&self.conv3, x); // [batch, 64, 3, 3]
         trace("conv2d_3 (relu)", &x.dims());
         let x: Tensor<2> = x.flatten(1, 3); // [batch, 576]
         trace("flatten", &x.dims());

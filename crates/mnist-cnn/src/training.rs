@@ -87,6 +87,9 @@ pub fn train(
     gradlab::config::save_resolved(cfg, &run_dir)?;
 
     let device = backend.device.clone().autodiff();
+    if cfg.fast_path && fastconv::memory::keep_freed_memory() {
+        say("fast path: freed memory is kept for reuse (glibc malloc thresholds raised)".into());
+    }
     let mut model = gradlab::seeded(&device, cfg.seed, || Cnn::new(&device)).with_fast_path(cfg.fast_path);
     let mut optim = optimizer();
     let mut history = Vec::new();

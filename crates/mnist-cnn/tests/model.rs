@@ -64,10 +64,10 @@ fn shipped_dataset_matches_its_readme_checksum() {
     assert!(readme.contains(&sum), "README does not state the file's SHA-256 {sum}");
 }
 
-/// The fast path (first convolution as im2col + GEMM) is the stock model's function: outputs
-/// and every parameter's gradient agree on random inputs at the batch sizes the crates use.
-/// Tolerance: 1e-5 relative to the largest entry — both are f32 sums of the same 9 products
-/// per output in a different order (measured: ≤ 2e-7).
+/// The fast path (every `relu(conv)` as `fastconv::conv_relu`) is the stock model's function:
+/// outputs and every parameter's gradient agree on random inputs at the batch sizes the crates
+/// use. Tolerance: 1e-5 relative to the largest entry — both are f32 sums of the same products
+/// in a different order (crates/fastconv/tests/burn_op.rs bounds each layer the same way).
 #[test]
 fn fast_path_equals_the_stock_model() {
     use burn::module::{ModuleVisitor, Param};

@@ -1,0 +1,402 @@
+//! The convolution block `y = relu(conv(x, w) + b)` (k×k kernel, stride 1, no padding, one
+//! group), optionally followed by a 2×2, stride-2 max-pool, and its derivatives, on plain
+//! row-major slices, generic over `f32` and `f64`.
+//!
+//! Everything is lowered to three GEMMs over the whole batch, with `p = ho·wo` output pixels per
+//! image and `kk = c·k·k` kernel taps:
+//!
+//! ```text
+//! forward   cols[kk, n·p] = im2col(x)            z[o, n·p] = W[o, kk] · cols
+//!           y[n, o, p]    = relu(z[o, n·p] + b[o])
+//!   pooled: y[n, o, py, px] = relu(max of z + b over the 2×2 window), switch = which of the 4
+//! backward  dz[o, n·p]    = dy · relu′   (1 where the output is positive; pooled: only at the
+//!                                          window's switch, 0 elsewhere)
+//!           db[o]         = Σ_{n·p} dz[o, ·]
+//!           dW[o, kk]     = dz · colsᵀ                        (cols rebuilt from x)
+//!           dcols[kk, n·p]= Wᵀ · dz ;  dx = col2im(dcols)    (only when x needs a gradient)
+//! ```
+//!
+//! relu(max(a, b, c, d)) = max(relu(a), …, relu(d)) (ReLU is monotonic), so the pooled block is
+//! exactly `max_pool2d(relu(conv(x)))`, and its gradient reaches the one input that produced a
+//! positive maximum, as burn's `relu_backward(max_pool2d_backward(·))` does (the two differ only
+//! where two positive values in a window are exactly equal).
+//!
+//! The im2col/col2im loops copy or add whole output rows (`wo` contiguous elements) and run over
+//! rayon's threads; the GEMMs are `gemm`'s packed kernels on the same threads. Temporaries
+//! (cols, z, dz, dcols) come from a small pool of reused buffers ([`Scratch`]): fresh
+//! multi-megabyte allocations cost a page fault per 4 KiB on every step.
+
+use std::sync::Mutex;
+
+use rayon::prelude::*;
+
+/// The float types the kernels run on (`f32` for training, `f64` for the finite-difference
+/// tests).
+pub trait Real:
+    Copy
+    + Send
+    + Sync
+    + PartialOrd
+    + core::fmt::Debug
+    + core::ops::Add<Output = Self>
+    + core::ops::AddAssign
+    + core::ops::Mul<Output = Self>
+    + core::iter::Sum
+    + 'static
+{
+    const ZERO: Self;
+    const ONE: Self;
+    /// The pool of reusable buffers of this type.
+    fn pool() -> &'static Mutex<Vec<Vec<Self>>>;
+}
+
+impl Real for f32 {
+    const ZERO: Self = 0.0;
+    const ONE: Self = 1.0;
+    fn pool() -> &'static Mutex<Vec<Vec<Self>>> {
+        static POOL: Mutex<Vec<Vec<f32>>> = Mutex::new(Vec::new());
+        &POOL
+    }
+}
+
+impl Real for f64 {
+    const ZERO: Self = 0.0;
+    const ONE: Self = 1.0;
+    fn pool() -> &'static Mutex<Vec<Vec<Self>>> {
+        static POOL: Mutex<Vec<Vec<f64>>> = Mutex::new(Vec::new());
+        &POOL
+    }
+}
+
+/// A temporary buffer taken from [`Real::pool`] and given back when dropped. Its contents are
+/// whatever the last user left ([`Scratch::zeroed`] clears them): only for buffers that are
+/// overwritten in full.
+pub struct Scratch<T: Real>(Vec<T>);
+
+/// Buffers kept for reuse, per float type (a step needs at most four at once).
+const POOL_SIZE: usize = 8;
+
+impl<T: Real> Scratch<T> {
+    /// A buffer of `len` elements with unspecified (but initialised) contents.
+    pub fn take(len: usize) -> Self {
+        let reused = {
+            let mut pool = T::pool().lock().unwrap_or_else(|e| e.into_inner());
+            // The smallest buffer that is large enough, so big ones stay for big requests.
+            let best = (0..pool.len())
+                .filter(|&i| pool[i].capacity() >= len)
+                .min_by_key(|&i| pool[i].capacity());
+            best.map(|i| pool.swap_remove(i))
+        };
+        let mut v = reused.unwrap_or_default();
+        v.resize(len, T::ZERO);
+        Scratch(v)
+    }
+
+    /// A buffer of `len` zeros.
+    pub fn zeroed(len: usize) -> Self {
+        let mut s = Self::take(len);
+        s.0.fill(T::ZERO);
+        s
+    }
+}
+
+impl<T: Real> core::ops::Deref for Scratch<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        &self.0
+    }
+}
+
+impl<T: Real> core::ops::DerefMut for Scratch<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        &mut self.0
+    }
+}
+
+impl<T: Real> Drop for Scratch<T> {
+    fn drop(&mut self) {
+        let v = core::mem::take(&mut self.0);
+        let mut pool = T::pool().lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() < POOL_SIZE {
+            pool.push(v);
+        } else if let Some(smallest) = (0..pool.len()).min_by_key(|&i| pool[i].capacity()) {
+            if pool[smallest].capacity() < v.capacity() {
+                pool[smallest] = v;
+            }
+        }
+    }
+}
+
+/// The sizes of one convolution: input `[n, c, h, w]`, kernel `[o, c, k, k]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Geometry {
+    pub n: usize,
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    pub o: usize,
+    pub k: usize,
+}
+
+impl Geometry {
+    /// The geometry of `x` `[n, c, h, w]` convolved with `weight` `[o, c, k, k]`.
+    ///
+    /// # Panics
+    /// If the channel counts differ, the kernel is not square, or it is larger than the image.
+    pub fn new(x: [usize; 4], weight: [usize; 4]) -> Self {
+        let [n, c, h, w] = x;
+        let [o, wc, k, k2] = weight;
+        assert_eq!(c, wc, "conv: input has {c} channels, the kernel {wc}");
+        assert_eq!(k, k2, "conv: kernel {k}×{k2} is not square");
+        assert!(
+            k >= 1 && k <= h && k <= w,
+            "conv: kernel {k}×{k} does not fit a {h}×{w} image"
+        );
+        Geometry { n, c, h, w, o, k }
+    }
+    /// Output height.
+    pub fn ho(&self) -> usize {
+        self.h - self.k + 1
+    }
+    /// Output width.
+    pub fn wo(&self) -> usize {
+        self.w - self.k + 1
+    }
+    /// Output pixels per image.
+    pub fn p(&self) -> usize {
+        self.ho() * self.wo()
+    }
+    /// Kernel taps per output channel (`c·k·k`).
+    pub fn kk(&self) -> usize {
+        self.c * self.k * self.k
+    }
+    /// Output shape `[n, o, ho, wo]`, or `[n, o, ho/2, wo/2]` pooled (a trailing odd row or
+    /// column is dropped, as `max_pool2d` with kernel 2, stride 2 does).
+    pub fn output_shape(&self, pool: bool) -> [usize; 4] {
+        if pool {
+            [self.n, self.o, self.ho() / 2, self.wo() / 2]
+        } else {
+            [self.n, self.o, self.ho(), self.wo()]
+        }
+    }
+    /// Elements of the output.
+    pub fn output_len(&self, pool: bool) -> usize {
+        self.output_shape(pool).iter().product()
+    }
+    fn check(&self, what: &str, len: usize, expected: usize) {
+        assert_eq!(
+            len, expected,
+            "conv {what}: {len} elements, expected {expected} for {self:?}"
+        );
+    }
+}
+
+/// `cols[kk, n·p]`: row `(ci, ky, kx)`, column `(img, oy, ox)` holds `x[img, ci, oy+ky, ox+kx]`.
+pub fn im2col<T: Real>(g: &Geometry, x: &[T]) -> Scratch<T> {
+    g.check("input", x.len(), g.n * g.c * g.h * g.w);
+    let (np, p, ho, wo, k) = (g.n * g.p(), g.p(), g.ho(), g.wo(), g.k);
+    // Every element is written below.
+    let mut cols = Scratch::take(g.kk() * np);
+    cols.par_chunks_mut(np).enumerate().for_each(|(row, dst)| {
+        let (ci, ky, kx) = (row / (k * k), (row / k) % k, row % k);
+        for img in 0..g.n {
+            let plane = &x[(img * g.c + ci) * g.h * g.w..][..g.h * g.w];
+            let out = &mut dst[img * p..][..p];
+            for oy in 0..ho {
+                out[oy * wo..][..wo].copy_from_slice(&plane[(oy + ky) * g.w + kx..][..wo]);
+            }
+        }
+    });
+    cols
+}
+
+/// The adjoint of [`im2col`]: `dx[img, ci, oy+ky, ox+kx] += dcols[(ci, ky, kx), (img, oy, ox)]`.
+pub fn col2im<T: Real>(g: &Geometry, dcols: &[T]) -> Vec<T> {
+    let (np, p, ho, wo, k) = (g.n * g.p(), g.p(), g.ho(), g.wo(), g.k);
+    g.check("column gradient", dcols.len(), g.kk() * np);
+    let mut dx = vec![T::ZERO; g.n * g.c * g.h * g.w];
+    dx.par_chunks_mut(g.h * g.w)
+        .enumerate()
+        .for_each(|(plane_index, plane)| {
+            let (img, ci) = (plane_index / g.c, plane_index % g.c);
+            for ky in 0..k {
+                for kx in 0..k {
+                    let row = &dcols[(ci * k * k + ky * k + kx) * np + img * p..][..p];
+                    for oy in 0..ho {
+                        let dst = &mut plane[(oy + ky) * g.w + kx..][..wo];
+                        for (d, &s) in dst.iter_mut().zip(&row[oy * wo..][..wo]) {
+                            *d += s;
+                        }
+                    }
+                }
+            }
+        });
+    dx
+}
+
+/// `z[o, n·p] = W · im2col(x)` (without the bias).
+fn preactivations<T: Real>(g: &Geometry, x: &[T], weight: &[T]) -> Scratch<T> {
+    g.check("weight", weight.len(), g.o * g.kk());
+    let np = g.n * g.p();
+    let cols = im2col(g, x); // [kk, n·p]
+    let mut z = Scratch::take(g.o * np); // [o, n·p], overwritten by the GEMM
+    crate::gemm::matmul(
+        &mut z,
+        crate::gemm::Mat::row_major(weight, g.o, g.kk()),
+        crate::gemm::Mat::row_major(&cols, g.kk(), np),
+        false,
+        true,
+    );
+    z
+}
+
+/// `y = relu(conv(x, w) + b)`.
+///
+/// # Shapes
+/// - `x`: `[n, c, h, w]`, `weight`: `[o, c, k, k]`, `bias`: `[o]`
+/// - returns: `[n, o, h − k + 1, w − k + 1]`
+pub fn forward<T: Real>(g: &Geometry, x: &[T], weight: &[T], bias: &[T]) -> Vec<T> {
+    g.check("bias", bias.len(), g.o);
+    let (np, p) = (g.n * g.p(), g.p());
+    let z = preactivations(g, x, weight);
+    let mut y = vec![T::ZERO; g.n * g.o * p]; // [n, o, p]
+    y.par_chunks_mut(p).enumerate().for_each(|(plane_index, out)| {
+        let (img, oc) = (plane_index / g.o, plane_index % g.o);
+        let b = bias[oc];
+        for (d, &v) in out.iter_mut().zip(&z[oc * np + img * p..][..p]) {
+            let s = v + b;
+            *d = if s > T::ZERO { s } else { T::ZERO };
+        }
+    });
+    y
+}
+
+/// `y = max_pool2d(relu(conv(x, w) + b))` with a 2×2 window and stride 2, and for each output
+/// its switch: which of the window's four inputs (0: top left, 1: top right, 2: bottom left,
+/// 3: bottom right) holds the maximum (the first, in that order, among equals).
+///
+/// # Shapes
+/// - `x`: `[n, c, h, w]`, `weight`: `[o, c, k, k]`, `bias`: `[o]`
+/// - returns: `[n, o, (h − k + 1)/2, (w − k + 1)/2]` twice (outputs, switches)
+pub fn forward_pooled<T: Real>(g: &Geometry, x: &[T], weight: &[T], bias: &[T]) -> (Vec<T>, Vec<u8>) {
+    g.check("bias", bias.len(), g.o);
+    let (np, p, wo) = (g.n * g.p(), g.p(), g.wo());
+    let (hp, wp) = (g.ho() / 2, g.wo() / 2);
+    assert!(
+        hp > 0 && wp > 0,
+        "conv: a {}×{} output cannot be 2×2-pooled",
+        g.ho(),
+        g.wo()
+    );
+    let z = preactivations(g, x, weight);
+    let mut y = vec![T::ZERO; g.n * g.o * hp * wp];
+    let mut switches = vec![0u8; y.len()];
+    y.par_chunks_mut(hp * wp)
+        .zip(switches.par_chunks_mut(hp * wp))
+        .enumerate()
+        .for_each(|(plane_index, (out, sw))| {
+            let (img, oc) = (plane_index / g.o, plane_index % g.o);
+            let plane = &z[oc * np + img * p..][..p];
+            for py in 0..hp {
+                let (top, bottom) = (&plane[2 * py * wo..][..wo], &plane[(2 * py + 1) * wo..][..wo]);
+                for px in 0..wp {
+                    let window = [top[2 * px], top[2 * px + 1], bottom[2 * px], bottom[2 * px + 1]];
+                    let mut best = 0;
+                    for (i, &v) in window.iter().enumerate().skip(1) {
+                        if v > window[best] {
+                            best = i;
+                        }
+                    }
+                    let s = window[best] + bias[oc];
+                    out[py * wp + px] = if s > T::ZERO { s } else { T::ZERO };
+                    sw[py * wp + px] = best as u8;
+                }
+            }
+        });
+    (y, switches)
+}
+
+/// The gradients of a loss with respect to `x`, `weight` and `bias`, given the output `y` of
+/// [`forward`] (`switches: None`) or of [`forward_pooled`] (its switches) and the loss gradient
+/// `dy` with respect to it. `dx` is computed only when `input_grad` is set (a network's first
+/// layer needs none).
+///
+/// # Shapes
+/// - `x`: `[n, c, h, w]`, `weight`: `[o, c, k, k]`, `y`, `dy`, `switches`: the output's shape
+/// - returns `(dx [n, c, h, w], dweight [o, c, k, k], dbias [o])`
+pub fn backward<T: Real>(
+    g: &Geometry,
+    x: &[T],
+    weight: &[T],
+    y: &[T],
+    switches: Option<&[u8]>,
+    dy: &[T],
+    input_grad: bool,
+) -> (Option<Vec<T>>, Vec<T>, Vec<T>) {
+    let (np, p, wo) = (g.n * g.p(), g.p(), g.wo());
+    let out_len = g.output_len(switches.is_some());
+    g.check("weight", weight.len(), g.o * g.kk());
+    g.check("output", y.len(), out_len);
+    g.check("output gradient", dy.len(), out_len);
+    // dz[o, n·p] = dy ⊙ relu′ : the output is positive exactly where the pre-activation was.
+    let dz = match switches {
+        None => {
+            let mut dz = Scratch::take(g.o * np); // every element written
+            dz.par_chunks_mut(np).enumerate().for_each(|(oc, row)| {
+                for img in 0..g.n {
+                    let at = (img * g.o + oc) * p;
+                    for ((d, &yv), &gv) in row[img * p..][..p].iter_mut().zip(&y[at..][..p]).zip(&dy[at..][..p]) {
+                        *d = if yv > T::ZERO { gv } else { T::ZERO };
+                    }
+                }
+            });
+            dz
+        }
+        Some(switches) => {
+            g.check("switches", switches.len(), out_len);
+            let (hp, wp) = (g.ho() / 2, g.wo() / 2);
+            let mut dz = Scratch::zeroed(g.o * np);
+            dz.par_chunks_mut(np).enumerate().for_each(|(oc, row)| {
+                for img in 0..g.n {
+                    let at = (img * g.o + oc) * hp * wp;
+                    let plane = &mut row[img * p..][..p];
+                    for py in 0..hp {
+                        for px in 0..wp {
+                            let i = at + py * wp + px;
+                            if y[i] > T::ZERO {
+                                let s = switches[i] as usize;
+                                plane[(2 * py + s / 2) * wo + 2 * px + s % 2] = dy[i];
+                            }
+                        }
+                    }
+                }
+            });
+            dz
+        }
+    };
+    let dz: &[T] = &dz;
+    let dbias: Vec<T> = dz.par_chunks(np).map(|row| row.iter().copied().sum()).collect();
+    let cols = im2col(g, x); // [kk, n·p]
+    let dz_mat = crate::gemm::Mat::row_major(dz, g.o, np);
+    let mut dweight = vec![T::ZERO; g.o * g.kk()];
+    crate::gemm::matmul(
+        &mut dweight,
+        dz_mat,
+        crate::gemm::Mat::row_major(&cols, g.kk(), np).t(),
+        false,
+        true,
+    );
+    drop(cols);
+    let dx = input_grad.then(|| {
+        let mut dcols = Scratch::take(g.kk() * np); // overwritten by the GEMM
+        crate::gemm::matmul(
+            &mut dcols,
+            crate::gemm::Mat::row_major(weight, g.o, g.kk()).t(),
+            dz_mat,
+            false,
+            true,
+        );
+        col2im(g, &dcols)
+    });
+    (dx, dweight, dbias)
+}

@@ -1,0 +1,70 @@
+//! A fast CPU convolution for the seed CNN (issue 7): `relu(conv2d(x, w) + b)` with a k×k
+//! kernel, stride 1 and no padding — optionally followed by a 2×2 max-pool — as burn
+//! backend-extension operations whose Flex implementation is three packed GEMMs over the whole
+//! batch plus rayon-parallel im2col/col2im, and whose backward is written by hand.
+//!
+//! - [`kernels`]: the arithmetic on slices (forward, backward), generic over f32/f64.
+//! - [`gemm`]: the safe wrapper around the `gemm` crate (with [`memory`], the only `unsafe` in
+//!   the workspace).
+//! - [`ext`]: the `#[backend_extension]` trait and its Flex, NdArray (stock ops) and Autodiff
+//!   implementations.
+//! - [`memory`]: keep freed memory for reuse (glibc's malloc thresholds) — a process-wide
+//!   setting the binaries apply at start-up.
+//!
+//! Use [`conv_relu`] / [`conv_relu_pool`] on tensors of a backend for which [`is_supported`] is
+//! true (the kernels are fast where [`is_fast`] is); anywhere else, the stock
+//! `relu(Conv2d::forward(x))` (then `MaxPool2d::forward`) is the same function.
+
+pub mod ext;
+pub mod gemm;
+pub mod kernels;
+pub mod memory;
+
+use burn::backend::{Dispatch, DispatchDevice};
+use burn::tensor::{Device, Tensor};
+
+pub use ext::ConvReluBackend;
+
+/// Whether `device` has the fast kernels (flex, with or without autodiff).
+pub fn is_fast(device: &Device) -> bool {
+    matches!(device.clone().inner().as_dispatch(), DispatchDevice::Flex(_))
+}
+
+/// Whether [`conv_relu`] runs on `device` at all (flex: fast kernels; ndarray: burn's stock
+/// operations behind the same interface).
+pub fn is_supported(device: &Device) -> bool {
+    matches!(
+        device.clone().inner().as_dispatch(),
+        DispatchDevice::Flex(_) | DispatchDevice::NdArray(_)
+    )
+}
+
+/// `max_pool2d(relu(conv2d(x, weight) + bias))`: stride 1, no padding; pool 2×2, stride 2.
+///
+/// # Shapes
+/// - `x`: `[n, c, h, w]`, `weight`: `[o, c, k, k]`, `bias`: `[o]`
+/// - returns: `[n, o, (h − k + 1)/2, (w − k + 1)/2]`
+///
+/// # Panics
+/// On a device for which [`is_supported`] is false.
+pub fn conv_relu_pool(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>) -> Tensor<4> {
+    let (output, _switches) =
+        <Dispatch as ConvReluBackend>::conv_relu_pool(x.into_dispatch(), weight.into_dispatch(), bias.into_dispatch());
+    Tensor::from_dispatch(output)
+}
+
+/// `relu(conv2d(x, weight) + bias)`, stride 1, no padding.
+///
+/// # Shapes
+/// - `x`: `[n, c, h, w]`, `weight`: `[o, c, k, k]`, `bias`: `[o]`
+/// - returns: `[n, o, h − k + 1, w − k + 1]`
+///
+/// # Panics
+/// On a device for which [`is_supported`] is false (callers fall back to the stock layers).
+pub fn conv_relu(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as ConvReluBackend>::conv_relu(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+        bias.into_dispatch(),
+    ))
+}

@@ -1,0 +1,210 @@
+//! The slice kernels in f64: the forward pass against the definition of a convolution, the
+//! hand-written backward against central finite differences, and col2im as im2col's adjoint.
+
+use fastconv::kernels::{self, Geometry};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+
+fn random(len: usize, rng: &mut StdRng) -> Vec<f64> {
+    (0..len).map(|_| rng.random_range(-1.0..1.0)).collect()
+}
+
+/// `relu(conv(x, w) + b)` straight from the definition.
+fn naive(g: &Geometry, x: &[f64], w: &[f64], b: &[f64]) -> Vec<f64> {
+    let mut y = vec![0.0; g.n * g.o * g.p()];
+    for n in 0..g.n {
+        for o in 0..g.o {
+            for oy in 0..g.ho() {
+                for ox in 0..g.wo() {
+                    let mut s = b[o];
+                    for c in 0..g.c {
+                        for ky in 0..g.k {
+                            for kx in 0..g.k {
+                                s += w[((o * g.c + c) * g.k + ky) * g.k + kx]
+                                    * x[((n * g.c + c) * g.h + oy + ky) * g.w + ox + kx];
+                            }
+                        }
+                    }
+                    y[((n * g.o + o) * g.ho() + oy) * g.wo() + ox] = s.max(0.0);
+                }
+            }
+        }
+    }
+    y
+}
+
+/// `max_pool2d(y)` (2×2, stride 2) straight from the definition.
+fn naive_pool(g: &Geometry, y: &[f64]) -> Vec<f64> {
+    let (ho, wo, hp, wp) = (g.ho(), g.wo(), g.ho() / 2, g.wo() / 2);
+    let mut out = Vec::new();
+    for plane in y.chunks(ho * wo) {
+        for py in 0..hp {
+            for px in 0..wp {
+                let at = |dy: usize, dx: usize| plane[(2 * py + dy) * wo + 2 * px + dx];
+                out.push(at(0, 0).max(at(0, 1)).max(at(1, 0)).max(at(1, 1)));
+            }
+        }
+    }
+    out
+}
+
+/// Geometries shaped like the seed CNN's layers (smaller), plus odd and 1×1 / 5×5 cases.
+fn geometries() -> Vec<Geometry> {
+    vec![
+        Geometry::new([2, 1, 8, 8], [4, 1, 3, 3]),
+        Geometry::new([3, 4, 7, 7], [5, 4, 3, 3]),
+        Geometry::new([2, 5, 5, 5], [3, 5, 3, 3]),
+        Geometry::new([1, 2, 6, 9], [3, 2, 5, 5]),
+        Geometry::new([2, 3, 4, 4], [2, 3, 1, 1]),
+    ]
+}
+
+#[test]
+fn forward_equals_the_definition() {
+    let mut rng = StdRng::seed_from_u64(1);
+    for g in geometries() {
+        let (x, w, b) = (
+            random(g.n * g.c * g.h * g.w, &mut rng),
+            random(g.o * g.kk(), &mut rng),
+            random(g.o, &mut rng),
+        );
+        let fast = kernels::forward(&g, &x, &w, &b);
+        let slow = naive(&g, &x, &w, &b);
+        let err = fast.iter().zip(&slow).fold(0f64, |m, (a, b)| m.max((a - b).abs()));
+        assert!(err < 1e-12, "{g:?}: forward differs from the definition by {err:e}");
+        if g.ho() >= 2 && g.wo() >= 2 {
+            let (pooled, switches) = kernels::forward_pooled(&g, &x, &w, &b);
+            let expected = naive_pool(&g, &slow);
+            assert_eq!(pooled.len(), expected.len());
+            let err = pooled
+                .iter()
+                .zip(&expected)
+                .fold(0f64, |m, (a, b)| m.max((a - b).abs()));
+            assert!(
+                err < 1e-12,
+                "{g:?}: pooled forward differs from the definition by {err:e}"
+            );
+            assert!(switches.iter().all(|&s| s < 4));
+        }
+    }
+}
+
+/// ⟨col2im(a), x⟩ = ⟨a, im2col(x)⟩ for random `a`, `x`: col2im is im2col's adjoint, which is what
+/// makes dx = col2im(Wᵀ·dz) the input gradient.
+#[test]
+fn col2im_is_the_adjoint_of_im2col() {
+    let mut rng = StdRng::seed_from_u64(2);
+    for g in geometries() {
+        let x = random(g.n * g.c * g.h * g.w, &mut rng);
+        let a = random(g.kk() * g.n * g.p(), &mut rng);
+        let lhs: f64 = kernels::col2im(&g, &a).iter().zip(&x).map(|(p, q)| p * q).sum();
+        let rhs: f64 = a.iter().zip(kernels::im2col(&g, &x).iter()).map(|(p, q)| p * q).sum();
+        assert!((lhs - rhs).abs() < 1e-10 * lhs.abs().max(1.0), "{g:?}: {lhs} vs {rhs}");
+    }
+}
+
+/// Every entry of dx, dW and db against a central difference of L = Σ r ⊙ y (r random), step
+/// 1e-6 in f64, for the plain and the pooled block. Tolerance 1e-6 (absolute, on entries of
+/// size ~1): the truncation error is O(h²) ≈ 1e-12 and the rounding error ≈ 1e-16/1e-6 = 1e-10,
+/// unless a step crosses a kink — inputs are redrawn until no pre-activation lies within 1e-4 of
+/// zero and no two pre-activations in a pooling window lie within 1e-4 of each other.
+#[test]
+fn backward_equals_central_finite_differences() {
+    let mut rng = StdRng::seed_from_u64(3);
+    for g in geometries() {
+        for pool in [false, true] {
+            if pool && (g.ho() < 2 || g.wo() < 2) {
+                continue;
+            }
+            check_fd(&g, pool, &mut rng);
+        }
+    }
+}
+
+fn check_fd(g: &Geometry, pool: bool, rng: &mut StdRng) {
+    let run = |x: &[f64], w: &[f64], b: &[f64]| -> (Vec<f64>, Option<Vec<u8>>) {
+        if pool {
+            let (y, s) = kernels::forward_pooled(g, x, w, b);
+            (y, Some(s))
+        } else {
+            (kernels::forward(g, x, w, b), None)
+        }
+    };
+    let (x, w, b) = loop {
+        let (x, w, b) = (
+            random(g.n * g.c * g.h * g.w, rng),
+            random(g.o * g.kk(), rng),
+            random(g.o, rng),
+        );
+        // Pre-activations: the unpooled forward with the bias shifted far up, minus the shift.
+        let shifted: Vec<f64> = b.iter().map(|v| v + 1e3).collect();
+        let z: Vec<f64> = kernels::forward(g, &x, &w, &shifted).iter().map(|v| v - 1e3).collect();
+        let clear_of_zero = z.iter().zip(0..).all(|(v, i)| (v + b[(i / g.p()) % g.o]).abs() > 1e-4);
+        let clear_of_ties = !pool || {
+            let (wo, hp, wp) = (g.wo(), g.ho() / 2, g.wo() / 2);
+            z.chunks(g.p()).all(|plane| {
+                (0..hp * wp).all(|i| {
+                    let (py, px) = (i / wp, i % wp);
+                    let mut v: Vec<f64> = [(0, 0), (0, 1), (1, 0), (1, 1)]
+                        .iter()
+                        .map(|(dy, dx)| plane[(2 * py + dy) * wo + 2 * px + dx])
+                        .collect();
+                    v.sort_by(f64::total_cmp);
+                    v.windows(2).all(|p| p[1] - p[0] > 1e-4)
+                })
+            })
+        };
+        if clear_of_zero && clear_of_ties {
+            break (x, w, b);
+        }
+    };
+    let (y, switches) = run(&x, &w, &b);
+    let r = random(y.len(), rng);
+    let loss = |x: &[f64], w: &[f64], b: &[f64]| -> f64 { run(x, w, b).0.iter().zip(&r).map(|(y, r)| y * r).sum() };
+    let (dx, dw, db) = kernels::backward(g, &x, &w, &y, switches.as_deref(), &r, true);
+    let dx = dx.expect("input gradient requested");
+    let h = 1e-6;
+    let central = |f: &dyn Fn(f64) -> f64| (f(h) - f(-h)) / (2.0 * h);
+    for (i, &analytic) in dx.iter().enumerate() {
+        let fd = central(&|d| {
+            let mut x2 = x.clone();
+            x2[i] += d;
+            loss(&x2, &w, &b)
+        });
+        assert!(
+            (fd - analytic).abs() < 1e-6,
+            "{g:?} pool {pool} dx[{i}]: {analytic} vs {fd}"
+        );
+    }
+    for (i, &analytic) in dw.iter().enumerate() {
+        let fd = central(&|d| {
+            let mut w2 = w.clone();
+            w2[i] += d;
+            loss(&x, &w2, &b)
+        });
+        assert!(
+            (fd - analytic).abs() < 1e-6,
+            "{g:?} pool {pool} dw[{i}]: {analytic} vs {fd}"
+        );
+    }
+    for (i, &analytic) in db.iter().enumerate() {
+        let fd = central(&|d| {
+            let mut b2 = b.clone();
+            b2[i] += d;
+            loss(&x, &w, &b2)
+        });
+        assert!(
+            (fd - analytic).abs() < 1e-6,
+            "{g:?} pool {pool} db[{i}]: {analytic} vs {fd}"
+        );
+    }
+    // Without the input gradient, the other two are unchanged.
+    let (none, dw2, db2) = kernels::backward(g, &x, &w, &y, switches.as_deref(), &r, false);
+    assert!(none.is_none() && dw2 == dw && db2 == db);
+}
+
+#[test]
+#[should_panic(expected = "input has 3 channels, the kernel 2")]
+fn mismatched_channels_are_refused() {
+    Geometry::new([1, 3, 8, 8], [4, 2, 3, 3]);
+}

@@ -1,0 +1,56 @@
+//! Splits one training step of the seed CNN on flex into its phases — forward + loss, backward,
+//! optimizer — and times each, stock and fast path interleaved (medians of 60 steps, batch from
+//! the first argument, 32 by default).
+//!
+//! `cargo build --release --workspace --examples && target/release/examples/step_phases [batch]`
+
+use std::time::Instant;
+
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::GradientsParams;
+use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
+use mnist_cnn::model::Cnn;
+
+fn main() {
+    let batch: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(32);
+    let device = Device::flex().autodiff();
+    let mut models = [false, true].map(|fast| {
+        let m = gradlab::seeded(&device, 7, || Cnn::new(&device)).with_fast_path(fast);
+        (m, mnist_cnn::training::optimizer(), Vec::new())
+    });
+    let images: Tensor<4> = Tensor::random([batch, 1, 28, 28], Distribution::Default, &device);
+    let labels: Vec<i64> = (0..batch as i64).map(|i| i % 10).collect();
+    let targets: Tensor<1, Int> = Tensor::from_data(TensorData::new(labels, [batch]), &device);
+    let loss_fn = CrossEntropyLossConfig::new().init(&device);
+    for rep in 0..70 {
+        for (model, optim, times) in models.iter_mut() {
+            let t0 = Instant::now();
+            let loss = loss_fn.forward(model.forward(images.clone()), targets.clone());
+            device.sync().unwrap();
+            let t1 = Instant::now();
+            let grads = GradientsParams::from_grads(loss.backward(), &*model);
+            device.sync().unwrap();
+            let t2 = Instant::now();
+            *model = optim.step(1e-3, model.clone(), grads);
+            device.sync().unwrap();
+            let t3 = Instant::now();
+            if rep >= 10 {
+                times.push([t1 - t0, t2 - t1, t3 - t2].map(|d| d.as_secs_f64() * 1e3));
+            }
+        }
+    }
+    println!("flex, batch {batch}, medians of 60 interleaved steps, ms");
+    for ((_, _, times), name) in models.iter().zip(["stock", "fast"]) {
+        let med = |i: usize| {
+            let mut v: Vec<f64> = times.iter().map(|t| t[i]).collect();
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let (f, b, o) = (med(0), med(1), med(2));
+        println!(
+            "{name:<6} forward+loss {f:.3}  backward {b:.3}  optimizer {o:.3}  total {:.3} = {:.0} images/s",
+            f + b + o,
+            batch as f64 / (f + b + o) * 1e3
+        );
+    }
+}
