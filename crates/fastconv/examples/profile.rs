@@ -66,12 +66,12 @@ fn main() {
                 true,
             );
         });
-        let mut dw = vec![0f32; g.o * g.kk()];
+        let mut dwt = vec![0f32; g.kk() * g.o];
         let t_dw_gemm = median_ms(50, || {
             matmul(
-                &mut dw,
-                Mat::row_major(&dz, g.o, np),
-                Mat::row_major(&cols, g.kk(), np).t(),
+                &mut dwt,
+                Mat::row_major(&cols, g.kk(), np),
+                Mat::row_major(&dz, g.o, np).t(),
                 false,
                 true,
             );
@@ -104,7 +104,8 @@ fn main() {
             gflops(t_fwd_gemm),
             gflops(t_dw_gemm),
             if first {
-                ", no dx: the image needs no gradient".to_string()
+                ", batched — the layer's backward goes image by image instead: no dx, the image needs no gradient"
+                    .to_string()
             } else {
                 format!(
                     ", dcols GEMM {t_dx_gemm:.3} = {:.0} GFLOP/s, col2im {t_col2im:.3}",

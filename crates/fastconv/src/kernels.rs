@@ -12,7 +12,7 @@
 //! backward  dz[o, n·p]    = dy · relu′   (1 where the output is positive; pooled: only at the
 //!                                          window's switch, 0 elsewhere)
 //!           db[o]         = Σ_{n·p} dz[o, ·]
-//!           dW[o, kk]     = dz · colsᵀ                        (cols rebuilt from x)
+//!           dW[o, kk]     = (cols · dzᵀ)ᵀ                     (cols rebuilt from x)
 //!           dcols[kk, n·p]= Wᵀ · dz ;  dx = col2im(dcols)    (only when x needs a gradient)
 //! ```
 //!
@@ -119,10 +119,10 @@ impl<T: Real> Drop for Scratch<T> {
         let mut pool = T::pool().lock().unwrap_or_else(|e| e.into_inner());
         if pool.len() < POOL_SIZE {
             pool.push(v);
-        } else if let Some(smallest) = (0..pool.len()).min_by_key(|&i| pool[i].capacity()) {
-            if pool[smallest].capacity() < v.capacity() {
-                pool[smallest] = v;
-            }
+        } else if let Some(smallest) = (0..pool.len()).min_by_key(|&i| pool[i].capacity())
+            && pool[smallest].capacity() < v.capacity()
+        {
+            pool[smallest] = v;
         }
     }
 }
@@ -191,13 +191,23 @@ impl Geometry {
     }
 }
 
+/// `f(i, row i)` over the `row`-element rows of `data`: on rayon's threads for a batch, in
+/// this thread for one image (the per-image paths already run one image per thread).
+fn for_rows<T: Send>(g: &Geometry, data: &mut [T], row: usize, f: impl Fn(usize, &mut [T]) + Sync + Send) {
+    if g.n > 1 {
+        data.par_chunks_mut(row).enumerate().for_each(|(i, r)| f(i, r));
+    } else {
+        data.chunks_mut(row).enumerate().for_each(|(i, r)| f(i, r));
+    }
+}
+
 /// `cols[kk, n·p]`: row `(ci, ky, kx)`, column `(img, oy, ox)` holds `x[img, ci, oy+ky, ox+kx]`.
 pub fn im2col<T: Real>(g: &Geometry, x: &[T]) -> Scratch<T> {
     g.check("input", x.len(), g.n * g.c * g.h * g.w);
     let (np, p, ho, wo, k) = (g.n * g.p(), g.p(), g.ho(), g.wo(), g.k);
     // Every element is written below.
     let mut cols = Scratch::take(g.kk() * np);
-    cols.par_chunks_mut(np).enumerate().for_each(|(row, dst)| {
+    for_rows(g, &mut cols, np, |row, dst| {
         let (ci, ky, kx) = (row / (k * k), (row / k) % k, row % k);
         for img in 0..g.n {
             let plane = &x[(img * g.c + ci) * g.h * g.w..][..g.h * g.w];
@@ -333,16 +343,57 @@ pub fn backward<T: Real>(
     dy: &[T],
     input_grad: bool,
 ) -> (Option<Vec<T>>, Vec<T>, Vec<T>) {
+    let np = g.n * g.p();
+    g.check("weight", weight.len(), g.o * g.kk());
+    if !input_grad {
+        let (dweight, dbias) = weight_and_bias_grads_per_image(g, x, y, switches, dy);
+        return (None, dweight, dbias);
+    }
+    let dz = pre_activation_grad(g, y, switches, dy);
+    let dz: &[T] = &dz;
+    let dbias: Vec<T> = dz.par_chunks(np).map(|row| row.iter().copied().sum()).collect();
+    let cols = im2col(g, x); // [kk, n·p]
+    let dz_mat = crate::gemm::Mat::row_major(dz, g.o, np);
+    // dWᵀ[kk, o] = cols · dzᵀ, then transposed (o·kk elements): with both operands contiguous
+    // along the long n·p axis, gemm's AVX-512 path is ~2× faster in this orientation than
+    // computing dW = dz · colsᵀ directly (measured, conv2 at batch 32: 156 vs 78 GFLOP/s).
+    let mut dweight_t = Scratch::take(g.kk() * g.o);
+    crate::gemm::matmul(
+        &mut dweight_t,
+        crate::gemm::Mat::row_major(&cols, g.kk(), np),
+        dz_mat.t(),
+        false,
+        true,
+    );
+    let dweight: Vec<T> = (0..g.o * g.kk())
+        .map(|i| dweight_t[(i % g.kk()) * g.o + i / g.kk()])
+        .collect();
+    drop(cols);
+    let dx = input_grad.then(|| {
+        let mut dcols = Scratch::take(g.kk() * np); // overwritten by the GEMM
+        crate::gemm::matmul(
+            &mut dcols,
+            crate::gemm::Mat::row_major(weight, g.o, g.kk()).t(),
+            dz_mat,
+            false,
+            true,
+        );
+        col2im(g, &dcols)
+    });
+    (dx, dweight, dbias)
+}
+
+/// `dz[o, n·p] = dy ⊙ relu′` — the output is positive exactly where the pre-activation was;
+/// pooled, each output's gradient goes to its window's switch and the rest of `dz` is zero.
+fn pre_activation_grad<T: Real>(g: &Geometry, y: &[T], switches: Option<&[u8]>, dy: &[T]) -> Scratch<T> {
     let (np, p, wo) = (g.n * g.p(), g.p(), g.wo());
     let out_len = g.output_len(switches.is_some());
-    g.check("weight", weight.len(), g.o * g.kk());
     g.check("output", y.len(), out_len);
     g.check("output gradient", dy.len(), out_len);
-    // dz[o, n·p] = dy ⊙ relu′ : the output is positive exactly where the pre-activation was.
-    let dz = match switches {
+    match switches {
         None => {
             let mut dz = Scratch::take(g.o * np); // every element written
-            dz.par_chunks_mut(np).enumerate().for_each(|(oc, row)| {
+            for_rows(g, &mut dz, np, |oc, row| {
                 for img in 0..g.n {
                     let at = (img * g.o + oc) * p;
                     for ((d, &yv), &gv) in row[img * p..][..p].iter_mut().zip(&y[at..][..p]).zip(&dy[at..][..p]) {
@@ -356,7 +407,7 @@ pub fn backward<T: Real>(
             g.check("switches", switches.len(), out_len);
             let (hp, wp) = (g.ho() / 2, g.wo() / 2);
             let mut dz = Scratch::zeroed(g.o * np);
-            dz.par_chunks_mut(np).enumerate().for_each(|(oc, row)| {
+            for_rows(g, &mut dz, np, |oc, row| {
                 for img in 0..g.n {
                     let at = (img * g.o + oc) * hp * wp;
                     let plane = &mut row[img * p..][..p];
@@ -373,30 +424,54 @@ pub fn backward<T: Real>(
             });
             dz
         }
-    };
-    let dz: &[T] = &dz;
-    let dbias: Vec<T> = dz.par_chunks(np).map(|row| row.iter().copied().sum()).collect();
-    let cols = im2col(g, x); // [kk, n·p]
-    let dz_mat = crate::gemm::Mat::row_major(dz, g.o, np);
-    let mut dweight = vec![T::ZERO; g.o * g.kk()];
-    crate::gemm::matmul(
-        &mut dweight,
-        dz_mat,
-        crate::gemm::Mat::row_major(&cols, g.kk(), np).t(),
-        false,
-        true,
-    );
-    drop(cols);
-    let dx = input_grad.then(|| {
-        let mut dcols = Scratch::take(g.kk() * np); // overwritten by the GEMM
-        crate::gemm::matmul(
-            &mut dcols,
-            crate::gemm::Mat::row_major(weight, g.o, g.kk()).t(),
-            dz_mat,
-            false,
-            true,
-        );
-        col2im(g, &dcols)
-    });
-    (dx, dweight, dbias)
+    }
+}
+
+/// dW and db image by image, for a layer whose input needs no gradient (a network's first):
+/// each thread takes a share of the images and accumulates `colsᵢ · dzᵢᵀ` for one image at a
+/// time, so cols and dz stay in cache (for conv1 at batch 32 the batched path streams 2.7 MB
+/// of a mostly zero dz through memory three times).
+fn weight_and_bias_grads_per_image<T: Real>(
+    g: &Geometry,
+    x: &[T],
+    y: &[T],
+    switches: Option<&[u8]>,
+    dy: &[T],
+) -> (Vec<T>, Vec<T>) {
+    let one = Geometry { n: 1, ..*g };
+    let (in_len, out_len) = (g.c * g.h * g.w, one.output_len(switches.is_some()));
+    g.check("input", x.len(), g.n * in_len);
+    let per_thread = g.n.div_ceil(rayon::current_num_threads().max(1)).max(1);
+    let starts: Vec<usize> = (0..g.n).step_by(per_thread).collect();
+    let partial: Vec<(Vec<T>, Vec<T>)> = starts
+        .into_par_iter()
+        .map(|start| {
+            let (mut dweight_t, mut dbias) = (vec![T::ZERO; g.kk() * g.o], vec![T::ZERO; g.o]);
+            for img in start..(start + per_thread).min(g.n) {
+                let out = img * out_len..(img + 1) * out_len;
+                let dz = pre_activation_grad(&one, &y[out.clone()], switches.map(|s| &s[out.clone()]), &dy[out]);
+                for (b, row) in dbias.iter_mut().zip(dz.chunks(one.p())) {
+                    *b += row.iter().copied().sum();
+                }
+                let cols = im2col(&one, &x[img * in_len..][..in_len]);
+                crate::gemm::matmul(
+                    &mut dweight_t,
+                    crate::gemm::Mat::row_major(&cols, g.kk(), one.p()),
+                    crate::gemm::Mat::row_major(&dz, g.o, one.p()).t(),
+                    true,
+                    false,
+                );
+            }
+            (dweight_t, dbias)
+        })
+        .collect();
+    let (mut dweight_t, mut dbias) = (vec![T::ZERO; g.kk() * g.o], vec![T::ZERO; g.o]);
+    for (w, b) in partial {
+        dweight_t.iter_mut().zip(w).for_each(|(a, v)| *a += v);
+        dbias.iter_mut().zip(b).for_each(|(a, v)| *a += v);
+    }
+    let dweight = (0..g.o * g.kk())
+        .map(|i| dweight_t[(i % g.kk()) * g.o + i / g.kk()])
+        .collect();
+    (dweight, dbias)
 }

@@ -198,9 +198,13 @@ fn check_fd(g: &Geometry, pool: bool, rng: &mut StdRng) {
             "{g:?} pool {pool} db[{i}]: {analytic} vs {fd}"
         );
     }
-    // Without the input gradient, the other two are unchanged.
+    // Without the input gradient (the per-image path), the other two are the same up to the
+    // order of the f64 sums.
     let (none, dw2, db2) = kernels::backward(g, &x, &w, &y, switches.as_deref(), &r, false);
-    assert!(none.is_none() && dw2 == dw && db2 == db);
+    assert!(none.is_none());
+    for (a, b) in dw.iter().zip(&dw2).chain(db.iter().zip(&db2)) {
+        assert!((a - b).abs() < 1e-12, "{g:?} pool {pool}: per-image {b} vs batched {a}");
+    }
 }
 
 #[test]

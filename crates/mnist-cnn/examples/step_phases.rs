@@ -1,6 +1,7 @@
 //! Splits one training step of the seed CNN on flex into its phases — forward + loss, backward,
 //! optimizer — and times each, stock and fast path interleaved (medians of 60 steps, batch from
-//! the first argument, 32 by default).
+//! the first argument, 32 by default). Freed memory is kept for reuse, as `mnist-cnn` does with
+//! `fast_path` (`--malloc-defaults` as second argument: glibc's defaults).
 //!
 //! `cargo build --release --workspace --examples && target/release/examples/step_phases [batch]`
 
@@ -13,6 +14,8 @@ use mnist_cnn::model::Cnn;
 
 fn main() {
     let batch: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(32);
+    let malloc_defaults = std::env::args().nth(2).as_deref() == Some("--malloc-defaults");
+    let kept = !malloc_defaults && fastconv::memory::keep_freed_memory();
     let device = Device::flex().autodiff();
     let mut models = [false, true].map(|fast| {
         let m = gradlab::seeded(&device, 7, || Cnn::new(&device)).with_fast_path(fast);
@@ -39,7 +42,10 @@ fn main() {
             }
         }
     }
-    println!("flex, batch {batch}, medians of 60 interleaved steps, ms");
+    println!(
+        "flex, batch {batch}, medians of 60 interleaved steps, ms; malloc: {}",
+        if kept { "freed memory kept" } else { "defaults" }
+    );
     for ((_, _, times), name) in models.iter().zip(["stock", "fast"]) {
         let med = |i: usize| {
             let mut v: Vec<f64> = times.iter().map(|t| t[i]).collect();
