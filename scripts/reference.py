@@ -9,6 +9,8 @@ back, so the time covers the whole step); the median gives images/s.
 
 Writes runs/bench/reference.json (or --out), which `cargo run -p bench --release` reads.
 A framework that is not installed is recorded as such; nothing here is needed by the tests.
+Each framework runs in a process of its own: TensorFlow and PyTorch loaded into one process
+can abort (both bring LLVM, which refuses options registered twice).
 
     python3 scripts/reference.py [--batch 32] [--reps 50] [--threads N] [--out FILE]
 """
@@ -18,6 +20,9 @@ import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 
 
@@ -97,26 +102,49 @@ def torch_(batch, reps, threads):
             "images_per_second": batch / median, "median_ms": median * 1e3, "reps": reps}
 
 
+def one(framework, a):
+    """Time `framework` in a child process; its result, or why there is none."""
+    fd, path = tempfile.mkstemp(suffix=".json")
+    os.close(fd)
+    try:
+        p = subprocess.run([sys.executable, os.path.abspath(__file__), "--only", framework,
+                            "--batch", str(a.batch), "--reps", str(a.reps), "--threads", str(a.threads),
+                            "--out", path], capture_output=True, text=True)
+        if p.returncode != 0:
+            last = (p.stderr.strip().splitlines() or ["no message"])[-1]
+            return {"framework": framework, "error": f"crashed (exit status {p.returncode}: {last})"}
+        with open(path) as f:
+            return json.load(f)["results"][0]
+    finally:
+        os.remove(path)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--reps", type=int, default=50)
     ap.add_argument("--threads", type=int, default=0, help="0: the framework's default")
     ap.add_argument("--out", default="runs/bench/reference.json")
+    ap.add_argument("--only", choices=["tensorflow", "torch"], help="time one framework in this process")
     a = ap.parse_args()
-    results = [keras(a.batch, a.reps, a.threads), torch_(a.batch, a.reps, a.threads)]
-    for r in results:
-        if "error" in r:
-            print(f"{r['framework']}: {r['error']}")
-        else:
-            print(f"{r['framework']} {r['version']}: {r['images_per_second']:.0f} images/s at batch {r['batch']}")
+    if a.only:
+        results = [(keras if a.only == "tensorflow" else torch_)(a.batch, a.reps, a.threads)]
+    else:
+        results = [one("tensorflow", a), one("torch", a)]
+    if not a.only:
+        for r in results:
+            if "error" in r:
+                print(f"{r['framework']}: {r['error']}")
+            else:
+                print(f"{r['framework']} {r['version']}: {r['images_per_second']:.0f} images/s at batch {r['batch']}")
     os.makedirs(os.path.dirname(a.out) or ".", exist_ok=True)
     machine = {"processor": platform.processor() or platform.machine(), "cores": os.cpu_count(),
                "python": platform.python_version(), "time": time.strftime("%Y-%m-%d %H:%M:%S")}
     with open(a.out + ".tmp", "w") as f:
         json.dump({"results": results, "machine": machine}, f, indent=2)
     os.replace(a.out + ".tmp", a.out)
-    print(f"wrote {a.out}")
+    if not a.only:
+        print(f"wrote {a.out}")
 
 
 if __name__ == "__main__":
