@@ -1,6 +1,7 @@
-//! Times the fast kernels of each seed-CNN convolution block at one batch size, stage by stage
-//! (im2col, the GEMMs, col2im), and the step's other flex operations alone, to show where a
-//! training step's time goes.
+//! Times the fast kernels of each seed-CNN convolution block at one batch size — forward and
+//! backward as the op runs them (image by image for conv1 and conv2, batched for conv3), and
+//! the stages of the batched formulation (im2col, each GEMM over the whole batch, col2im) —
+//! and the step's other flex operations alone, to show where a training step's time goes.
 //!
 //! `cargo build --release --workspace --examples && target/release/examples/profile [batch]`
 
@@ -100,12 +101,12 @@ fn main() {
         });
         let gflops = |t: f64| 2.0 * (g.o * g.kk() * np) as f64 / t / 1e6;
         println!(
-            "{name:<10} forward {t_fwd:.3} (im2col {t_im2col:.3}, GEMM {t_fwd_gemm:.3} = {:.0} GFLOP/s) | backward {t_bwd:.3} (im2col again, dW GEMM {t_dw_gemm:.3} = {:.0} GFLOP/s{})",
+            "{name:<10} {:<9} forward {t_fwd:.3} | backward {t_bwd:.3} || batched stages: im2col {t_im2col:.3}, GEMM {t_fwd_gemm:.3} = {:.0} GFLOP/s | dW GEMM {t_dw_gemm:.3} = {:.0} GFLOP/s{}",
+            if g.per_image() { "per image" } else { "batched" },
             gflops(t_fwd_gemm),
             gflops(t_dw_gemm),
             if first {
-                ", batched — the layer's backward goes image by image instead: no dx, the image needs no gradient"
-                    .to_string()
+                " (no dx: the image needs no gradient)".to_string()
             } else {
                 format!(
                     ", dcols GEMM {t_dx_gemm:.3} = {:.0} GFLOP/s, col2im {t_col2im:.3}",

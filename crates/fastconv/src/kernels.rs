@@ -222,30 +222,52 @@ pub fn im2col<T: Real>(g: &Geometry, x: &[T]) -> Scratch<T> {
 
 /// The adjoint of [`im2col`]: `dx[img, ci, oy+ky, ox+kx] += dcols[(ci, ky, kx), (img, oy, ox)]`.
 pub fn col2im<T: Real>(g: &Geometry, dcols: &[T]) -> Vec<T> {
-    let (np, p, ho, wo, k) = (g.n * g.p(), g.p(), g.ho(), g.wo(), g.k);
-    g.check("column gradient", dcols.len(), g.kk() * np);
     let mut dx = vec![T::ZERO; g.n * g.c * g.h * g.w];
-    dx.par_chunks_mut(g.h * g.w)
-        .enumerate()
-        .for_each(|(plane_index, plane)| {
-            let (img, ci) = (plane_index / g.c, plane_index % g.c);
-            for ky in 0..k {
-                for kx in 0..k {
-                    let row = &dcols[(ci * k * k + ky * k + kx) * np + img * p..][..p];
-                    for oy in 0..ho {
-                        let dst = &mut plane[(oy + ky) * g.w + kx..][..wo];
-                        for (d, &s) in dst.iter_mut().zip(&row[oy * wo..][..wo]) {
-                            *d += s;
-                        }
-                    }
-                }
-            }
-        });
+    col2im_add(g, dcols, &mut dx);
     dx
 }
 
-/// `z[o, n·p] = W · im2col(x)` (without the bias).
-fn preactivations<T: Real>(g: &Geometry, x: &[T], weight: &[T]) -> Scratch<T> {
+/// [`col2im`], adding into `dx` (`[n, c, h, w]`).
+fn col2im_add<T: Real>(g: &Geometry, dcols: &[T], dx: &mut [T]) {
+    let (np, p, ho, wo, k) = (g.n * g.p(), g.p(), g.ho(), g.wo(), g.k);
+    g.check("column gradient", dcols.len(), g.kk() * np);
+    g.check("input gradient", dx.len(), g.n * g.c * g.h * g.w);
+    for_rows(g, dx, g.h * g.w, |plane_index, plane| {
+        let (img, ci) = (plane_index / g.c, plane_index % g.c);
+        for ky in 0..k {
+            for kx in 0..k {
+                let row = &dcols[(ci * k * k + ky * k + kx) * np + img * p..][..p];
+                for oy in 0..ho {
+                    let dst = &mut plane[(oy + ky) * g.w + kx..][..wo];
+                    for (d, &s) in dst.iter_mut().zip(&row[oy * wo..][..wo]) {
+                        *d += s;
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// Outputs of at least this many pixels per image are computed image by image (each thread
+/// one image at a time, its im2col matrix and GEMM outputs staying in cache: conv2's are
+/// 139 KiB and 31 KiB); smaller ones (conv3's 3×3) batched, where one GEMM over all images
+/// keeps the matrix wide enough for gemm's kernels.
+const PER_IMAGE_MIN_PIXELS: usize = 64;
+
+impl Geometry {
+    /// Whether [`forward`], [`forward_pooled`] and [`backward`] go image by image.
+    pub fn per_image(&self) -> bool {
+        self.n > 1 && self.p() >= PER_IMAGE_MIN_PIXELS
+    }
+    /// The same geometry for one image.
+    fn one(&self) -> Geometry {
+        Geometry { n: 1, ..*self }
+    }
+}
+
+/// `z[o, n·p] = W · im2col(x)` (without the bias); `parallel`: the GEMM may use rayon's threads
+/// (not from inside a per-image task, which already has its thread).
+fn preactivations<T: Real>(g: &Geometry, x: &[T], weight: &[T], parallel: bool) -> Scratch<T> {
     g.check("weight", weight.len(), g.o * g.kk());
     let np = g.n * g.p();
     let cols = im2col(g, x); // [kk, n·p]
@@ -255,7 +277,7 @@ fn preactivations<T: Real>(g: &Geometry, x: &[T], weight: &[T]) -> Scratch<T> {
         crate::gemm::Mat::row_major(weight, g.o, g.kk()),
         crate::gemm::Mat::row_major(&cols, g.kk(), np),
         false,
-        true,
+        parallel,
     );
     z
 }
@@ -266,11 +288,24 @@ fn preactivations<T: Real>(g: &Geometry, x: &[T], weight: &[T]) -> Scratch<T> {
 /// - `x`: `[n, c, h, w]`, `weight`: `[o, c, k, k]`, `bias`: `[o]`
 /// - returns: `[n, o, h − k + 1, w − k + 1]`
 pub fn forward<T: Real>(g: &Geometry, x: &[T], weight: &[T], bias: &[T]) -> Vec<T> {
+    g.check("input", x.len(), g.n * g.c * g.h * g.w);
     g.check("bias", bias.len(), g.o);
+    let mut y = vec![T::ZERO; g.output_len(false)]; // [n, o, p]
+    if g.per_image() {
+        let (one, in_len) = (g.one(), g.c * g.h * g.w);
+        y.par_chunks_mut(one.output_len(false))
+            .zip(x.par_chunks(in_len))
+            .for_each(|(y, x)| relu_epilogue(&one, &preactivations(&one, x, weight, false), bias, y));
+    } else {
+        relu_epilogue(g, &preactivations(g, x, weight, true), bias, &mut y);
+    }
+    y
+}
+
+/// `y[n, o, p] = relu(z[o, n·p] + b[o])`.
+fn relu_epilogue<T: Real>(g: &Geometry, z: &[T], bias: &[T], y: &mut [T]) {
     let (np, p) = (g.n * g.p(), g.p());
-    let z = preactivations(g, x, weight);
-    let mut y = vec![T::ZERO; g.n * g.o * p]; // [n, o, p]
-    y.par_chunks_mut(p).enumerate().for_each(|(plane_index, out)| {
+    for_rows(g, y, p, |plane_index, out| {
         let (img, oc) = (plane_index / g.o, plane_index % g.o);
         let b = bias[oc];
         for (d, &v) in out.iter_mut().zip(&z[oc * np + img * p..][..p]) {
@@ -278,7 +313,6 @@ pub fn forward<T: Real>(g: &Geometry, x: &[T], weight: &[T], bias: &[T]) -> Vec<
             *d = if s > T::ZERO { s } else { T::ZERO };
         }
     });
-    y
 }
 
 /// `y = max_pool2d(relu(conv(x, w) + b))` with a 2×2 window and stride 2, and for each output
@@ -289,41 +323,63 @@ pub fn forward<T: Real>(g: &Geometry, x: &[T], weight: &[T], bias: &[T]) -> Vec<
 /// - `x`: `[n, c, h, w]`, `weight`: `[o, c, k, k]`, `bias`: `[o]`
 /// - returns: `[n, o, (h − k + 1)/2, (w − k + 1)/2]` twice (outputs, switches)
 pub fn forward_pooled<T: Real>(g: &Geometry, x: &[T], weight: &[T], bias: &[T]) -> (Vec<T>, Vec<u8>) {
+    g.check("input", x.len(), g.n * g.c * g.h * g.w);
     g.check("bias", bias.len(), g.o);
-    let (np, p, wo) = (g.n * g.p(), g.p(), g.wo());
-    let (hp, wp) = (g.ho() / 2, g.wo() / 2);
     assert!(
-        hp > 0 && wp > 0,
+        g.ho() >= 2 && g.wo() >= 2,
         "conv: a {}×{} output cannot be 2×2-pooled",
         g.ho(),
         g.wo()
     );
-    let z = preactivations(g, x, weight);
-    let mut y = vec![T::ZERO; g.n * g.o * hp * wp];
+    let mut y = vec![T::ZERO; g.output_len(true)];
     let mut switches = vec![0u8; y.len()];
-    y.par_chunks_mut(hp * wp)
-        .zip(switches.par_chunks_mut(hp * wp))
-        .enumerate()
-        .for_each(|(plane_index, (out, sw))| {
-            let (img, oc) = (plane_index / g.o, plane_index % g.o);
-            let plane = &z[oc * np + img * p..][..p];
-            for py in 0..hp {
-                let (top, bottom) = (&plane[2 * py * wo..][..wo], &plane[(2 * py + 1) * wo..][..wo]);
-                for px in 0..wp {
-                    let window = [top[2 * px], top[2 * px + 1], bottom[2 * px], bottom[2 * px + 1]];
-                    let mut best = 0;
-                    for (i, &v) in window.iter().enumerate().skip(1) {
-                        if v > window[best] {
-                            best = i;
-                        }
-                    }
-                    let s = window[best] + bias[oc];
-                    out[py * wp + px] = if s > T::ZERO { s } else { T::ZERO };
-                    sw[py * wp + px] = best as u8;
-                }
-            }
-        });
+    if g.per_image() {
+        let (one, in_len, out_len) = (g.one(), g.c * g.h * g.w, g.one().output_len(true));
+        y.par_chunks_mut(out_len)
+            .zip(switches.par_chunks_mut(out_len))
+            .zip(x.par_chunks(in_len))
+            .for_each(|((y, sw), x)| pool_epilogue(&one, &preactivations(&one, x, weight, false), bias, y, sw));
+    } else {
+        pool_epilogue(g, &preactivations(g, x, weight, true), bias, &mut y, &mut switches);
+    }
     (y, switches)
+}
+
+/// `y[n, o, py, px] = relu(max of z[o, n·p] + b[o] over the window)` and the switches.
+fn pool_epilogue<T: Real>(g: &Geometry, z: &[T], bias: &[T], y: &mut [T], switches: &mut [u8]) {
+    let (np, p, wo) = (g.n * g.p(), g.p(), g.wo());
+    let (hp, wp) = (g.ho() / 2, g.wo() / 2);
+    let plane_len = hp * wp;
+    let fill = |plane_index: usize, out: &mut [T], sw: &mut [u8]| {
+        let (img, oc) = (plane_index / g.o, plane_index % g.o);
+        let plane = &z[oc * np + img * p..][..p];
+        for py in 0..hp {
+            let (top, bottom) = (&plane[2 * py * wo..][..wo], &plane[(2 * py + 1) * wo..][..wo]);
+            for px in 0..wp {
+                let window = [top[2 * px], top[2 * px + 1], bottom[2 * px], bottom[2 * px + 1]];
+                let mut best = 0;
+                for (i, &v) in window.iter().enumerate().skip(1) {
+                    if v > window[best] {
+                        best = i;
+                    }
+                }
+                let s = window[best] + bias[oc];
+                out[py * wp + px] = if s > T::ZERO { s } else { T::ZERO };
+                sw[py * wp + px] = best as u8;
+            }
+        }
+    };
+    if g.n > 1 {
+        y.par_chunks_mut(plane_len)
+            .zip(switches.par_chunks_mut(plane_len))
+            .enumerate()
+            .for_each(|(i, (out, sw))| fill(i, out, sw));
+    } else {
+        y.chunks_mut(plane_len)
+            .zip(switches.chunks_mut(plane_len))
+            .enumerate()
+            .for_each(|(i, (out, sw))| fill(i, out, sw));
+    }
 }
 
 /// The gradients of a loss with respect to `x`, `weight` and `bias`, given the output `y` of
@@ -345,9 +401,8 @@ pub fn backward<T: Real>(
 ) -> (Option<Vec<T>>, Vec<T>, Vec<T>) {
     let np = g.n * g.p();
     g.check("weight", weight.len(), g.o * g.kk());
-    if !input_grad {
-        let (dweight, dbias) = weight_and_bias_grads_per_image(g, x, y, switches, dy);
-        return (None, dweight, dbias);
+    if g.per_image() {
+        return backward_per_image(g, x, weight, y, switches, dy, input_grad);
     }
     let dz = pre_activation_grad(g, y, switches, dy);
     let dz: &[T] = &dz;
@@ -427,51 +482,77 @@ fn pre_activation_grad<T: Real>(g: &Geometry, y: &[T], switches: Option<&[u8]>, 
     }
 }
 
-/// dW and db image by image, for a layer whose input needs no gradient (a network's first):
-/// each thread takes a share of the images and accumulates `colsᵢ · dzᵢᵀ` for one image at a
-/// time, so cols and dz stay in cache (for conv1 at batch 32 the batched path streams 2.7 MB
-/// of a mostly zero dz through memory three times).
-fn weight_and_bias_grads_per_image<T: Real>(
+/// [`backward`] image by image: each rayon task takes images one at a time — dz, its im2col
+/// matrix, `dWᵀ += colsᵢ · dzᵢᵀ` into the task's own accumulator, and (if wanted) dxᵢ =
+/// col2im(Wᵀ · dzᵢ) straight into its slice of dx — so every intermediate stays in cache; the
+/// accumulators are summed at the end.
+fn backward_per_image<T: Real>(
     g: &Geometry,
     x: &[T],
+    weight: &[T],
     y: &[T],
     switches: Option<&[u8]>,
     dy: &[T],
-) -> (Vec<T>, Vec<T>) {
-    let one = Geometry { n: 1, ..*g };
+    input_grad: bool,
+) -> (Option<Vec<T>>, Vec<T>, Vec<T>) {
+    let (one, kk, o) = (g.one(), g.kk(), g.o);
     let (in_len, out_len) = (g.c * g.h * g.w, one.output_len(switches.is_some()));
     g.check("input", x.len(), g.n * in_len);
-    let per_thread = g.n.div_ceil(rayon::current_num_threads().max(1)).max(1);
-    let starts: Vec<usize> = (0..g.n).step_by(per_thread).collect();
-    let partial: Vec<(Vec<T>, Vec<T>)> = starts
-        .into_par_iter()
-        .map(|start| {
-            let (mut dweight_t, mut dbias) = (vec![T::ZERO; g.kk() * g.o], vec![T::ZERO; g.o]);
-            for img in start..(start + per_thread).min(g.n) {
-                let out = img * out_len..(img + 1) * out_len;
-                let dz = pre_activation_grad(&one, &y[out.clone()], switches.map(|s| &s[out.clone()]), &dy[out]);
-                for (b, row) in dbias.iter_mut().zip(dz.chunks(one.p())) {
-                    *b += row.iter().copied().sum();
-                }
-                let cols = im2col(&one, &x[img * in_len..][..in_len]);
-                crate::gemm::matmul(
-                    &mut dweight_t,
-                    crate::gemm::Mat::row_major(&cols, g.kk(), one.p()),
-                    crate::gemm::Mat::row_major(&dz, g.o, one.p()).t(),
-                    true,
-                    false,
-                );
-            }
-            (dweight_t, dbias)
-        })
-        .collect();
-    let (mut dweight_t, mut dbias) = (vec![T::ZERO; g.kk() * g.o], vec![T::ZERO; g.o]);
-    for (w, b) in partial {
-        dweight_t.iter_mut().zip(w).for_each(|(a, v)| *a += v);
-        dbias.iter_mut().zip(b).for_each(|(a, v)| *a += v);
-    }
-    let dweight = (0..g.o * g.kk())
-        .map(|i| dweight_t[(i % g.kk()) * g.o + i / g.kk()])
-        .collect();
-    (dweight, dbias)
+    g.check("output", y.len(), g.n * out_len);
+    g.check("output gradient", dy.len(), g.n * out_len);
+    type Acc<T> = (Vec<T>, Vec<T>); // (dWᵀ [kk, o], db [o])
+    let image = |img: usize, dx: Option<&mut [T]>, acc: &mut Acc<T>| {
+        let out = img * out_len..(img + 1) * out_len;
+        let dz = pre_activation_grad(&one, &y[out.clone()], switches.map(|s| &s[out.clone()]), &dy[out]);
+        for (b, row) in acc.1.iter_mut().zip(dz.chunks(one.p())) {
+            *b += row.iter().copied().sum();
+        }
+        let dz_mat = crate::gemm::Mat::row_major(&dz, o, one.p());
+        let cols = im2col(&one, &x[img * in_len..][..in_len]);
+        crate::gemm::matmul(
+            &mut acc.0,
+            crate::gemm::Mat::row_major(&cols, kk, one.p()),
+            dz_mat.t(),
+            true,
+            false,
+        );
+        drop(cols);
+        if let Some(dx) = dx {
+            let mut dcols = Scratch::take(kk * one.p()); // overwritten by the GEMM
+            crate::gemm::matmul(
+                &mut dcols,
+                crate::gemm::Mat::row_major(weight, o, kk).t(),
+                dz_mat,
+                false,
+                false,
+            );
+            col2im_add(&one, &dcols, dx);
+        }
+    };
+    let zero = || (vec![T::ZERO; kk * o], vec![T::ZERO; o]);
+    let sum = |mut a: Acc<T>, b: Acc<T>| {
+        a.0.iter_mut().zip(b.0).for_each(|(s, v)| *s += v);
+        a.1.iter_mut().zip(b.1).for_each(|(s, v)| *s += v);
+        a
+    };
+    let mut dx = vec![T::ZERO; if input_grad { g.n * in_len } else { 0 }];
+    let (dweight_t, dbias) = if input_grad {
+        dx.par_chunks_mut(in_len)
+            .enumerate()
+            .fold(zero, |mut acc, (img, dx)| {
+                image(img, Some(dx), &mut acc);
+                acc
+            })
+            .reduce(zero, sum)
+    } else {
+        (0..g.n)
+            .into_par_iter()
+            .fold(zero, |mut acc, img| {
+                image(img, None, &mut acc);
+                acc
+            })
+            .reduce(zero, sum)
+    };
+    let dweight = (0..o * kk).map(|i| dweight_t[(i % kk) * o + i / kk]).collect();
+    (input_grad.then_some(dx), dweight, dbias)
 }

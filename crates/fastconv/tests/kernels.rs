@@ -48,7 +48,8 @@ fn naive_pool(g: &Geometry, y: &[f64]) -> Vec<f64> {
     out
 }
 
-/// Geometries shaped like the seed CNN's layers (smaller), plus odd and 1×1 / 5×5 cases.
+/// Geometries shaped like the seed CNN's layers (smaller), plus odd and 1×1 / 5×5 cases, on
+/// both sides of the batched / image-by-image threshold.
 fn geometries() -> Vec<Geometry> {
     vec![
         Geometry::new([2, 1, 8, 8], [4, 1, 3, 3]),
@@ -56,13 +57,17 @@ fn geometries() -> Vec<Geometry> {
         Geometry::new([2, 5, 5, 5], [3, 5, 3, 3]),
         Geometry::new([1, 2, 6, 9], [3, 2, 5, 5]),
         Geometry::new([2, 3, 4, 4], [2, 3, 1, 1]),
+        // ≥ 64 output pixels: the image-by-image path (the others are batched).
+        Geometry::new([3, 2, 12, 12], [3, 2, 3, 3]),
     ]
 }
 
 #[test]
 fn forward_equals_the_definition() {
     let mut rng = StdRng::seed_from_u64(1);
-    for g in geometries() {
+    let gs = geometries();
+    assert!(gs.iter().any(|g| g.per_image()) && gs.iter().any(|g| !g.per_image()));
+    for g in gs {
         let (x, w, b) = (
             random(g.n * g.c * g.h * g.w, &mut rng),
             random(g.o * g.kk(), &mut rng),
