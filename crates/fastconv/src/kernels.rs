@@ -267,6 +267,10 @@ fn col2im_add<T: Real>(g: &Geometry, dcols: &[T], dx: &mut [T]) {
 /// keeps the matrix wide enough for gemm's kernels.
 const PER_IMAGE_MIN_PIXELS: usize = 64;
 
+/// The image-by-image backward sums dW and db in this many fixed groups of images (enough to
+/// keep a few threads busy; fixed so that results do not depend on the thread count).
+const GRADIENT_GROUPS: usize = 8;
+
 impl Geometry {
     /// Whether [`forward`], [`forward_pooled`] and [`backward`] go image by image.
     pub fn per_image(&self) -> bool {
@@ -494,10 +498,10 @@ fn pre_activation_grad<T: Real>(g: &Geometry, y: &[T], switches: Option<&[u8]>, 
     }
 }
 
-/// [`backward`] image by image: each rayon task takes images one at a time — dz, its im2col
-/// matrix, `dWᵀ += colsᵢ · dzᵢᵀ` into the task's own accumulator, and (if wanted) dxᵢ =
-/// col2im(Wᵀ · dzᵢ) straight into its slice of dx — so every intermediate stays in cache; the
-/// accumulators are summed at the end.
+/// [`backward`] image by image: each rayon task takes a fixed group of images, one at a time —
+/// dz, its im2col matrix, `dWᵀ += colsᵢ · dzᵢᵀ` into the group's accumulator, and (if wanted)
+/// dxᵢ = col2im(Wᵀ · dzᵢ) straight into its slice of dx — so every intermediate stays in
+/// cache; the groups' accumulators are summed in order at the end.
 fn backward_per_image<T: Real>(
     g: &Geometry,
     x: &[T],
@@ -541,30 +545,36 @@ fn backward_per_image<T: Real>(
             col2im_add(&one, &dcols, dx);
         }
     };
-    let zero = || (vec![T::ZERO; kk * o], vec![T::ZERO; o]);
-    let sum = |mut a: Acc<T>, b: Acc<T>| {
-        a.0.iter_mut().zip(b.0).for_each(|(s, v)| *s += v);
-        a.1.iter_mut().zip(b.1).for_each(|(s, v)| *s += v);
-        a
-    };
+    // Fixed groups of consecutive images, each summed in image order, the groups' sums then
+    // added in group order: the result does not depend on how rayon schedules the work (a
+    // `fold`/`reduce` would make training runs differ in the last bits, and then in their
+    // trajectories), nor on the number of threads.
+    let group = g.n.div_ceil(GRADIENT_GROUPS);
     let mut dx = vec![T::ZERO; if input_grad { g.n * in_len } else { 0 }];
-    let (dweight_t, dbias) = if input_grad {
-        dx.par_chunks_mut(in_len)
-            .enumerate()
-            .fold(zero, |mut acc, (img, dx)| {
-                image(img, Some(dx), &mut acc);
-                acc
-            })
-            .reduce(zero, sum)
+    let mut dx_groups: Vec<Option<&mut [T]>> = if input_grad {
+        dx.chunks_mut(group * in_len).map(Some).collect()
     } else {
-        (0..g.n)
-            .into_par_iter()
-            .fold(zero, |mut acc, img| {
-                image(img, None, &mut acc);
-                acc
-            })
-            .reduce(zero, sum)
+        (0..g.n.div_ceil(group)).map(|_| None).collect()
     };
+    let partial: Vec<Acc<T>> = dx_groups
+        .par_iter_mut()
+        .enumerate()
+        .map(|(gi, dx)| {
+            let mut acc = (vec![T::ZERO; kk * o], vec![T::ZERO; o]);
+            for img in gi * group..((gi + 1) * group).min(g.n) {
+                let dx_img = dx
+                    .as_deref_mut()
+                    .map(|d| &mut d[(img - gi * group) * in_len..][..in_len]);
+                image(img, dx_img, &mut acc);
+            }
+            acc
+        })
+        .collect();
+    let (mut dweight_t, mut dbias) = (vec![T::ZERO; kk * o], vec![T::ZERO; o]);
+    for (w, b) in partial {
+        dweight_t.iter_mut().zip(w).for_each(|(s, v)| *s += v);
+        dbias.iter_mut().zip(b).for_each(|(s, v)| *s += v);
+    }
     let dweight = (0..o * kk).map(|i| dweight_t[(i % kk) * o + i / kk]).collect();
     (input_grad.then_some(dx), dweight, dbias)
 }
