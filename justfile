@@ -38,6 +38,11 @@ bench *ARGS:
 reference:
     python3 scripts/reference.py
 
+# Reference frameworks and the bench interleaved, 5 rounds (a Python with TF / PyTorch).
+versus *ARGS:
+    cargo build --release --workspace
+    python3 scripts/versus_reference.py {{ARGS}}
+
 # Train the sentiment model; `just sentiment --config configs/sentiment-nb.toml` for the NB model.
 sentiment *ARGS:
     cargo run -p sentiment --release -- {{ARGS}}
