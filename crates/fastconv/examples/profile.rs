@@ -142,26 +142,20 @@ mod others {
         // Not part of the fast path's step (fused into conv_relu_pool); shown for the stock one.
         for (name, shape) in [("pool1", [n, 32, 26, 26]), ("pool2", [n, 64, 11, 11])] {
             let x = t(&shape);
-            let fwd = median_ms(50, || {
-                drop(Flex::max_pool2d_with_indices(
-                    x.clone(),
-                    [2, 2],
-                    [2, 2],
-                    [0, 0],
-                    [1, 1],
-                    false,
-                    IntDType::I64,
-                ))
-            });
-            let out = Flex::max_pool2d_with_indices(x.clone(), [2, 2], [2, 2], [0, 0], [1, 1], false, IntDType::I64);
+            // kernel 2×2, stride 2, no padding, no dilation, floor mode: the seed CNN's pool.
+            let pool =
+                || Flex::max_pool2d_with_indices(x.clone(), [2, 2], [2, 2], [0, 0], [1, 1], false, IntDType::I64);
+            let fwd = median_ms(50, || drop(pool()));
+            let out = pool();
             let g = t(&[shape[0], shape[1], shape[2] / 2, shape[3] / 2]);
             let bwd = median_ms(50, || {
+                let (k, st, pad, dil) = ([2, 2], [2, 2], [0, 0], [1, 1]);
                 drop(Flex::max_pool2d_with_indices_backward(
                     x.clone(),
-                    [2, 2],
-                    [2, 2],
-                    [0, 0],
-                    [1, 1],
+                    k,
+                    st,
+                    pad,
+                    dil,
                     false,
                     g.clone(),
                     out.indices.clone(),

@@ -246,12 +246,32 @@ fn slice<T: Real + burn::tensor::Element + bytemuck::Pod>(t: &FlexTensor) -> &[T
     t.as_slice::<T>().expect("contiguous tensor of the kernel's float type")
 }
 
+/// The float type the kernels run in, when all of `tensors` share it (f32 or f64); other
+/// float types (f16, bf16) take burn's stock operations.
+#[derive(Clone, Copy)]
+enum Kernel {
+    F32,
+    F64,
+}
+
+fn kernel_for(tensors: &[&FlexTensor]) -> Option<Kernel> {
+    let dtype = tensors.first()?.dtype();
+    if !tensors.iter().all(|t| t.dtype() == dtype) {
+        return None;
+    }
+    match dtype {
+        DType::F32 => Some(Kernel::F32),
+        DType::F64 => Some(Kernel::F64),
+        _ => None,
+    }
+}
+
 impl ConvReluBackend for Flex {
     fn conv_relu(x: FlexTensor, weight: FlexTensor, bias: FlexTensor) -> FlexTensor {
-        match (x.dtype(), weight.dtype(), bias.dtype()) {
-            (DType::F32, DType::F32, DType::F32) => flex_forward::<f32>(x, weight, bias),
-            (DType::F64, DType::F64, DType::F64) => flex_forward::<f64>(x, weight, bias),
-            _ => stock_forward::<Self>(x, weight, bias),
+        match kernel_for(&[&x, &weight, &bias]) {
+            Some(Kernel::F32) => flex_forward::<f32>(x, weight, bias),
+            Some(Kernel::F64) => flex_forward::<f64>(x, weight, bias),
+            None => stock_forward::<Self>(x, weight, bias),
         }
     }
 
@@ -262,26 +282,18 @@ impl ConvReluBackend for Flex {
         output_grad: FlexTensor,
         input_grad: bool,
     ) -> (Option<FlexTensor>, FlexTensor, FlexTensor) {
-        let same = |d: DType| {
-            [x.dtype(), weight.dtype(), output.dtype(), output_grad.dtype()]
-                .iter()
-                .all(|&t| t == d)
-        };
-        if same(DType::F32) {
-            flex_backward::<f32>(x, weight, output, None, output_grad, input_grad)
-        } else if same(DType::F64) {
-            flex_backward::<f64>(x, weight, output, None, output_grad, input_grad)
-        } else {
-            // Other float types (f16, bf16): burn's stock operations.
-            stock_backward::<Self>(x, weight, output, output_grad, input_grad)
+        match kernel_for(&[&x, &weight, &output, &output_grad]) {
+            Some(Kernel::F32) => flex_backward::<f32>(x, weight, output, None, output_grad, input_grad),
+            Some(Kernel::F64) => flex_backward::<f64>(x, weight, output, None, output_grad, input_grad),
+            None => stock_backward::<Self>(x, weight, output, output_grad, input_grad),
         }
     }
 
     fn conv_relu_pool(x: FlexTensor, weight: FlexTensor, bias: FlexTensor) -> (FlexTensor, FlexTensor) {
-        match (x.dtype(), weight.dtype(), bias.dtype()) {
-            (DType::F32, DType::F32, DType::F32) => flex_forward_pooled::<f32>(x, weight, bias),
-            (DType::F64, DType::F64, DType::F64) => flex_forward_pooled::<f64>(x, weight, bias),
-            _ => stock_forward_pooled::<Self>(x, weight, bias),
+        match kernel_for(&[&x, &weight, &bias]) {
+            Some(Kernel::F32) => flex_forward_pooled::<f32>(x, weight, bias),
+            Some(Kernel::F64) => flex_forward_pooled::<f64>(x, weight, bias),
+            None => stock_forward_pooled::<Self>(x, weight, bias),
         }
     }
 
@@ -294,18 +306,12 @@ impl ConvReluBackend for Flex {
         output_grad: FlexTensor,
         input_grad: bool,
     ) -> (Option<FlexTensor>, FlexTensor, FlexTensor) {
-        let same = |d: DType| {
-            [x.dtype(), weight.dtype(), output.dtype(), output_grad.dtype()]
-                .iter()
-                .all(|&t| t == d)
-        };
-        let fast = switches.dtype() == DType::U8;
-        if fast && same(DType::F32) {
-            flex_backward::<f32>(x, weight, output, Some(switches), output_grad, input_grad)
-        } else if fast && same(DType::F64) {
-            flex_backward::<f64>(x, weight, output, Some(switches), output_grad, input_grad)
-        } else {
-            stock_backward_pooled::<Self>(x, weight, bias, switches, output_grad, input_grad)
+        // u8 switches come from the kernels' forward; anything else from the stock one.
+        let kernel = kernel_for(&[&x, &weight, &output, &output_grad]).filter(|_| switches.dtype() == DType::U8);
+        match kernel {
+            Some(Kernel::F32) => flex_backward::<f32>(x, weight, output, Some(switches), output_grad, input_grad),
+            Some(Kernel::F64) => flex_backward::<f64>(x, weight, output, Some(switches), output_grad, input_grad),
+            None => stock_backward_pooled::<Self>(x, weight, bias, switches, output_grad, input_grad),
         }
     }
 }

@@ -52,29 +52,24 @@ pub trait Real:
     fn pool() -> &'static Mutex<Vec<Vec<Self>>>;
 }
 
-impl Real for f32 {
-    const ZERO: Self = 0.0;
-    const ONE: Self = 1.0;
-    fn max(self, other: Self) -> Self {
-        f32::max(self, other)
-    }
-    fn pool() -> &'static Mutex<Vec<Vec<Self>>> {
-        static POOL: Mutex<Vec<Vec<f32>>> = Mutex::new(Vec::new());
-        &POOL
-    }
+macro_rules! real {
+    ($t:ty) => {
+        impl Real for $t {
+            const ZERO: Self = 0.0;
+            const ONE: Self = 1.0;
+            fn max(self, other: Self) -> Self {
+                <$t>::max(self, other)
+            }
+            fn pool() -> &'static Mutex<Vec<Vec<Self>>> {
+                static POOL: Mutex<Vec<Vec<$t>>> = Mutex::new(Vec::new());
+                &POOL
+            }
+        }
+    };
 }
 
-impl Real for f64 {
-    const ZERO: Self = 0.0;
-    const ONE: Self = 1.0;
-    fn max(self, other: Self) -> Self {
-        f64::max(self, other)
-    }
-    fn pool() -> &'static Mutex<Vec<Vec<Self>>> {
-        static POOL: Mutex<Vec<Vec<f64>>> = Mutex::new(Vec::new());
-        &POOL
-    }
-}
+real!(f32);
+real!(f64);
 
 /// A temporary buffer taken from [`Real::pool`] and given back when dropped. Its contents are
 /// whatever the last user left ([`Scratch::zeroed`] clears them): only for buffers that are

@@ -168,41 +168,22 @@ fn check_fd(g: &Geometry, pool: bool, rng: &mut StdRng) {
     let loss = |x: &[f64], w: &[f64], b: &[f64]| -> f64 { run(x, w, b).0.iter().zip(&r).map(|(y, r)| y * r).sum() };
     let (dx, dw, db) = kernels::backward(g, &x, &w, &y, switches.as_deref(), &r, true);
     let dx = dx.expect("input gradient requested");
+    // Each analytic entry against (L(θ + h) − L(θ − h)) / 2h, θ one entry of x, w or b.
     let h = 1e-6;
-    let central = |f: &dyn Fn(f64) -> f64| (f(h) - f(-h)) / (2.0 * h);
-    for (i, &analytic) in dx.iter().enumerate() {
-        let fd = central(&|d| {
-            let mut x2 = x.clone();
-            x2[i] += d;
-            loss(&x2, &w, &b)
-        });
-        assert!(
-            (fd - analytic).abs() < 1e-6,
-            "{g:?} pool {pool} dx[{i}]: {analytic} vs {fd}"
-        );
-    }
-    for (i, &analytic) in dw.iter().enumerate() {
-        let fd = central(&|d| {
-            let mut w2 = w.clone();
-            w2[i] += d;
-            loss(&x, &w2, &b)
-        });
-        assert!(
-            (fd - analytic).abs() < 1e-6,
-            "{g:?} pool {pool} dw[{i}]: {analytic} vs {fd}"
-        );
-    }
-    for (i, &analytic) in db.iter().enumerate() {
-        let fd = central(&|d| {
-            let mut b2 = b.clone();
-            b2[i] += d;
-            loss(&x, &w, &b2)
-        });
-        assert!(
-            (fd - analytic).abs() < 1e-6,
-            "{g:?} pool {pool} db[{i}]: {analytic} vs {fd}"
-        );
-    }
+    let check = |what: &str, analytic: &[f64], loss_with: &dyn Fn(usize, f64) -> f64| {
+        for (i, &a) in analytic.iter().enumerate() {
+            let fd = (loss_with(i, h) - loss_with(i, -h)) / (2.0 * h);
+            assert!((fd - a).abs() < 1e-6, "{g:?} pool {pool} {what}[{i}]: {a} vs {fd}");
+        }
+    };
+    let bump = |v: &[f64], i: usize, d: f64| {
+        let mut v = v.to_vec();
+        v[i] += d;
+        v
+    };
+    check("dx", &dx, &|i, d| loss(&bump(&x, i, d), &w, &b));
+    check("dw", &dw, &|i, d| loss(&x, &bump(&w, i, d), &b));
+    check("db", &db, &|i, d| loss(&x, &w, &bump(&b, i, d)));
     // Without the input gradient (the per-image path), the other two are the same up to the
     // order of the f64 sums.
     let (none, dw2, db2) = kernels::backward(g, &x, &w, &y, switches.as_deref(), &r, false);
