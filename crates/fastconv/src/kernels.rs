@@ -74,7 +74,12 @@ real!(f64);
 /// A temporary buffer taken from [`Real::pool`] and given back when dropped. Its contents are
 /// whatever the last user left ([`Scratch::zeroed`] clears them): only for buffers that are
 /// overwritten in full.
-pub struct Scratch<T: Real>(Vec<T>);
+pub struct Scratch<T: Real> {
+    /// Fully initialised up to its length, which only grows: a buffer reused for a smaller
+    /// request keeps its tail, so handing it out again costs no fill.
+    buf: Vec<T>,
+    len: usize,
+}
 
 /// Buffers kept for reuse, per float type (a step needs at most four at once).
 const POOL_SIZE: usize = 8;
@@ -86,19 +91,21 @@ impl<T: Real> Scratch<T> {
             let mut pool = T::pool().lock().unwrap_or_else(|e| e.into_inner());
             // The smallest buffer that is large enough, so big ones stay for big requests.
             let best = (0..pool.len())
-                .filter(|&i| pool[i].capacity() >= len)
-                .min_by_key(|&i| pool[i].capacity());
+                .filter(|&i| pool[i].len() >= len)
+                .min_by_key(|&i| pool[i].len());
             best.map(|i| pool.swap_remove(i))
         };
-        let mut v = reused.unwrap_or_default();
-        v.resize(len, T::ZERO);
-        Scratch(v)
+        let mut buf = reused.unwrap_or_default();
+        if buf.len() < len {
+            buf.resize(len, T::ZERO);
+        }
+        Scratch { buf, len }
     }
 
     /// A buffer of `len` zeros.
     pub fn zeroed(len: usize) -> Self {
         let mut s = Self::take(len);
-        s.0.fill(T::ZERO);
+        s.fill(T::ZERO);
         s
     }
 }
@@ -106,24 +113,24 @@ impl<T: Real> Scratch<T> {
 impl<T: Real> core::ops::Deref for Scratch<T> {
     type Target = [T];
     fn deref(&self) -> &[T] {
-        &self.0
+        &self.buf[..self.len]
     }
 }
 
 impl<T: Real> core::ops::DerefMut for Scratch<T> {
     fn deref_mut(&mut self) -> &mut [T] {
-        &mut self.0
+        &mut self.buf[..self.len]
     }
 }
 
 impl<T: Real> Drop for Scratch<T> {
     fn drop(&mut self) {
-        let v = core::mem::take(&mut self.0);
+        let v = core::mem::take(&mut self.buf);
         let mut pool = T::pool().lock().unwrap_or_else(|e| e.into_inner());
         if pool.len() < POOL_SIZE {
             pool.push(v);
-        } else if let Some(smallest) = (0..pool.len()).min_by_key(|&i| pool[i].capacity())
-            && pool[smallest].capacity() < v.capacity()
+        } else if let Some(smallest) = (0..pool.len()).min_by_key(|&i| pool[i].len())
+            && pool[smallest].len() < v.len()
         {
             pool[smallest] = v;
         }
