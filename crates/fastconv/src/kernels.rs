@@ -416,43 +416,126 @@ pub fn backward<T: Real>(
     dy: &[T],
     input_grad: bool,
 ) -> (Option<Vec<T>>, Vec<T>, Vec<T>) {
-    let np = g.n * g.p();
-    g.check("weight", weight.len(), g.o * g.kk());
-    if g.per_image() {
-        return backward_per_image(g, x, weight, y, switches, dy, input_grad);
-    }
-    let dz = pre_activation_grad(g, y, switches, dy);
-    let dz: &[T] = &dz;
-    let dbias: Vec<T> = dz.par_chunks(np).map(|row| row.iter().copied().sum()).collect();
-    let cols = im2col(g, x); // [kk, n·p]
-    let dz_mat = crate::gemm::Mat::row_major(dz, g.o, np);
-    // dWᵀ[kk, o] = cols · dzᵀ, then transposed (o·kk elements): with both operands contiguous
-    // along the long n·p axis, gemm's AVX-512 path is ~2× faster in this orientation than
-    // computing dW = dz · colsᵀ directly (measured, conv2 at batch 32: 156 vs 78 GFLOP/s).
-    let mut dweight_t = Scratch::take(g.kk() * g.o);
-    crate::gemm::matmul(
-        &mut dweight_t,
-        crate::gemm::Mat::row_major(&cols, g.kk(), np),
-        dz_mat.t(),
-        false,
-        true,
-    );
-    let dweight: Vec<T> = (0..g.o * g.kk())
-        .map(|i| dweight_t[(i % g.kk()) * g.o + i / g.kk()])
-        .collect();
-    drop(cols);
-    let dx = input_grad.then(|| {
-        let mut dcols = Scratch::take(g.kk() * np); // overwritten by the GEMM
-        crate::gemm::matmul(
-            &mut dcols,
-            crate::gemm::Mat::row_major(weight, g.o, g.kk()).t(),
-            dz_mat,
-            false,
+    let (kk, o, in_len) = (g.kk(), g.o, g.c * g.h * g.w);
+    let out_len = g.output_len(switches.is_some());
+    g.check("weight", weight.len(), o * kk);
+    g.check("input", x.len(), g.n * in_len);
+    g.check("output", y.len(), out_len);
+    g.check("output gradient", dy.len(), out_len);
+    let zero = || (vec![T::ZERO; kk * o], vec![T::ZERO; o]);
+    let mut dx = vec![T::ZERO; if input_grad { g.n * in_len } else { 0 }];
+    let (dweight_t, dbias) = if !g.per_image() {
+        let mut acc = zero();
+        backward_into(
+            g,
+            x,
+            weight,
+            y,
+            switches,
+            dy,
+            input_grad.then_some(&mut dx[..]),
+            &mut acc,
             true,
         );
-        col2im(g, &dcols)
+        acc
+    } else {
+        // Image by image: each rayon task takes a fixed group of consecutive images, one at a
+        // time, so every intermediate stays in cache. Each group sums in image order and the
+        // groups' sums are added in group order: the result does not depend on how rayon
+        // schedules the work (a `fold`/`reduce` would make training runs differ in the last
+        // bits, and then in their trajectories), nor on the number of threads.
+        let (one, img_out) = (g.one(), out_len / g.n);
+        let group = g.n.div_ceil(GRADIENT_GROUPS);
+        let mut dx_groups: Vec<Option<&mut [T]>> = if input_grad {
+            dx.chunks_mut(group * in_len).map(Some).collect()
+        } else {
+            (0..g.n.div_ceil(group)).map(|_| None).collect()
+        };
+        let partial: Vec<Grads<T>> = dx_groups
+            .par_iter_mut()
+            .enumerate()
+            .map(|(gi, dx)| {
+                let mut acc = zero();
+                for img in gi * group..((gi + 1) * group).min(g.n) {
+                    let out = img * img_out..(img + 1) * img_out;
+                    let dx = dx
+                        .as_deref_mut()
+                        .map(|d| &mut d[(img - gi * group) * in_len..][..in_len]);
+                    let (x, switches) = (&x[img * in_len..][..in_len], switches.map(|s| &s[out.clone()]));
+                    backward_into(
+                        &one,
+                        x,
+                        weight,
+                        &y[out.clone()],
+                        switches,
+                        &dy[out],
+                        dx,
+                        &mut acc,
+                        false,
+                    );
+                }
+                acc
+            })
+            .collect();
+        let mut acc = zero();
+        for (w, b) in partial {
+            acc.0.iter_mut().zip(w).for_each(|(s, v)| *s += v);
+            acc.1.iter_mut().zip(b).for_each(|(s, v)| *s += v);
+        }
+        acc
+    };
+    let dweight = (0..o * kk).map(|i| dweight_t[(i % kk) * o + i / kk]).collect();
+    (input_grad.then_some(dx), dweight, dbias)
+}
+
+/// Running sums of the weight and bias gradients: (dWᵀ `[kk, o]`, db `[o]`).
+type Grads<T> = (Vec<T>, Vec<T>);
+
+/// One backward pass over the images of `g` — a whole batch, or one image inside a per-image
+/// task — adding its dWᵀ and db into `acc` and writing its dx into `dx` (zeroed, `[n, c, h, w]`)
+/// when given; `parallel`: the GEMMs may use rayon's threads.
+///
+/// dWᵀ = cols · dzᵀ rather than dW = dz · colsᵀ: with both operands contiguous along the long
+/// n·p axis, gemm's AVX-512 path is ~2× faster in this orientation (measured, conv2 at batch 32:
+/// 156 vs 78 GFLOP/s); the caller transposes the o·kk sums once.
+#[allow(clippy::too_many_arguments)]
+fn backward_into<T: Real>(
+    g: &Geometry,
+    x: &[T],
+    weight: &[T],
+    y: &[T],
+    switches: Option<&[u8]>,
+    dy: &[T],
+    dx: Option<&mut [T]>,
+    acc: &mut Grads<T>,
+    parallel: bool,
+) {
+    let (np, kk, o) = (g.n * g.p(), g.kk(), g.o);
+    let dz = pre_activation_grad(g, y, switches, dy); // [o, n·p]
+    for_rows(g, &mut acc.1, 1, |oc, b| {
+        b[0] += dz[oc * np..][..np].iter().copied().sum()
     });
-    (dx, dweight, dbias)
+    let dz_mat = crate::gemm::Mat::row_major(&dz, o, np);
+    let cols = im2col(g, x); // [kk, n·p]
+    crate::gemm::matmul(
+        &mut acc.0,
+        crate::gemm::Mat::row_major(&cols, kk, np),
+        dz_mat.t(),
+        true,
+        parallel,
+    );
+    drop(cols);
+    if let Some(dx) = dx {
+        let mut dcols = Scratch::take(kk * np); // overwritten by the GEMM
+        crate::gemm::matmul(
+            &mut dcols,
+            crate::gemm::Mat::row_major(weight, o, kk).t(),
+            dz_mat,
+            false,
+            parallel,
+        );
+        col2im_add(g, &dcols, dx);
+    }
 }
 
 /// `dz[o, n·p] = dy ⊙ relu′` — the output is positive exactly where the pre-activation was;
@@ -498,85 +581,4 @@ fn pre_activation_grad<T: Real>(g: &Geometry, y: &[T], switches: Option<&[u8]>, 
             dz
         }
     }
-}
-
-/// [`backward`] image by image: each rayon task takes a fixed group of images, one at a time —
-/// dz, its im2col matrix, `dWᵀ += colsᵢ · dzᵢᵀ` into the group's accumulator, and (if wanted)
-/// dxᵢ = col2im(Wᵀ · dzᵢ) straight into its slice of dx — so every intermediate stays in
-/// cache; the groups' accumulators are summed in order at the end.
-fn backward_per_image<T: Real>(
-    g: &Geometry,
-    x: &[T],
-    weight: &[T],
-    y: &[T],
-    switches: Option<&[u8]>,
-    dy: &[T],
-    input_grad: bool,
-) -> (Option<Vec<T>>, Vec<T>, Vec<T>) {
-    let (one, kk, o) = (g.one(), g.kk(), g.o);
-    let (in_len, out_len) = (g.c * g.h * g.w, one.output_len(switches.is_some()));
-    g.check("input", x.len(), g.n * in_len);
-    g.check("output", y.len(), g.n * out_len);
-    g.check("output gradient", dy.len(), g.n * out_len);
-    type Acc<T> = (Vec<T>, Vec<T>); // (dWᵀ [kk, o], db [o])
-    let image = |img: usize, dx: Option<&mut [T]>, acc: &mut Acc<T>| {
-        let out = img * out_len..(img + 1) * out_len;
-        let dz = pre_activation_grad(&one, &y[out.clone()], switches.map(|s| &s[out.clone()]), &dy[out]);
-        for (b, row) in acc.1.iter_mut().zip(dz.chunks(one.p())) {
-            *b += row.iter().copied().sum();
-        }
-        let dz_mat = crate::gemm::Mat::row_major(&dz, o, one.p());
-        let cols = im2col(&one, &x[img * in_len..][..in_len]);
-        crate::gemm::matmul(
-            &mut acc.0,
-            crate::gemm::Mat::row_major(&cols, kk, one.p()),
-            dz_mat.t(),
-            true,
-            false,
-        );
-        drop(cols);
-        if let Some(dx) = dx {
-            let mut dcols = Scratch::take(kk * one.p()); // overwritten by the GEMM
-            crate::gemm::matmul(
-                &mut dcols,
-                crate::gemm::Mat::row_major(weight, o, kk).t(),
-                dz_mat,
-                false,
-                false,
-            );
-            col2im_add(&one, &dcols, dx);
-        }
-    };
-    // Fixed groups of consecutive images, each summed in image order, the groups' sums then
-    // added in group order: the result does not depend on how rayon schedules the work (a
-    // `fold`/`reduce` would make training runs differ in the last bits, and then in their
-    // trajectories), nor on the number of threads.
-    let group = g.n.div_ceil(GRADIENT_GROUPS);
-    let mut dx = vec![T::ZERO; if input_grad { g.n * in_len } else { 0 }];
-    let mut dx_groups: Vec<Option<&mut [T]>> = if input_grad {
-        dx.chunks_mut(group * in_len).map(Some).collect()
-    } else {
-        (0..g.n.div_ceil(group)).map(|_| None).collect()
-    };
-    let partial: Vec<Acc<T>> = dx_groups
-        .par_iter_mut()
-        .enumerate()
-        .map(|(gi, dx)| {
-            let mut acc = (vec![T::ZERO; kk * o], vec![T::ZERO; o]);
-            for img in gi * group..((gi + 1) * group).min(g.n) {
-                let dx_img = dx
-                    .as_deref_mut()
-                    .map(|d| &mut d[(img - gi * group) * in_len..][..in_len]);
-                image(img, dx_img, &mut acc);
-            }
-            acc
-        })
-        .collect();
-    let (mut dweight_t, mut dbias) = (vec![T::ZERO; kk * o], vec![T::ZERO; o]);
-    for (w, b) in partial {
-        dweight_t.iter_mut().zip(w).for_each(|(s, v)| *s += v);
-        dbias.iter_mut().zip(b).for_each(|(s, v)| *s += v);
-    }
-    let dweight = (0..o * kk).map(|i| dweight_t[(i % kk) * o + i / kk]).collect();
-    (input_grad.then_some(dx), dweight, dbias)
 }

@@ -82,16 +82,15 @@ impl Cnn {
         self.fast
     }
 
-    /// Whether `x`'s convolutions go through `fastconv` (fast path on, backend has the op, the
-    /// layer has its bias).
-    fn fused(&self, conv: &Conv2d, x: &Tensor<4>) -> bool {
-        self.fast && conv.bias.is_some() && fastconv::is_supported(&x.device())
+    /// Whether `x`'s convolutions go through `fastconv` (fast path on, backend has the op).
+    fn fused(&self, x: &Tensor<4>) -> bool {
+        self.fast && fastconv::is_supported(&x.device())
     }
 
     /// `relu(conv(x))`, through the fast op when it is on and the backend has it.
     fn conv_relu(&self, conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
         match &conv.bias {
-            Some(bias) if self.fused(conv, &x) => fastconv::conv_relu(x, conv.weight.val(), bias.val()),
+            Some(bias) if self.fused(&x) => fastconv::conv_relu(x, conv.weight.val(), bias.val()),
             _ => relu(conv.forward(x)),
         }
     }
@@ -108,7 +107,7 @@ impl Cnn {
         let [n, _, h, w] = x.dims();
         let [o, _, k, _] = conv.weight.dims();
         match &conv.bias {
-            Some(bias) if self.fused(conv, &x) => {
+            Some(bias) if self.fused(&x) => {
                 let y = fastconv::conv_relu_pool(x, conv.weight.val(), bias.val());
                 trace(names[0], &[n, o, h - k + 1, w - k + 1]);
                 trace(names[1], &y.dims());
