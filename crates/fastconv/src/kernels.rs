@@ -2,8 +2,10 @@
 //! group), optionally followed by a 2×2, stride-2 max-pool, and its derivatives, on plain
 //! row-major slices, generic over `f32` and `f64`.
 //!
-//! Everything is lowered to three GEMMs over the whole batch, with `p = ho·wo` output pixels per
-//! image and `kk = c·k·k` kernel taps:
+//! Everything is lowered to three GEMMs (forward, weight gradient, input gradient) — over the
+//! whole batch for small outputs, image by image for outputs of ≥ 64 pixels (see
+//! [`Geometry::per_image`]) — with `p = ho·wo` output pixels per image and `kk = c·k·k` taps
+//! (written here for the batch; the per-image path is the same with n = 1):
 //!
 //! ```text
 //! forward   cols[kk, n·p] = im2col(x)            z[o, n·p] = W[o, kk] · cols

@@ -1,7 +1,8 @@
 //! A fast CPU convolution for the seed CNN (issue 7): `relu(conv2d(x, w) + b)` with a k×k
 //! kernel, stride 1 and no padding — optionally followed by a 2×2 max-pool — as burn
-//! backend-extension operations whose Flex implementation is three packed GEMMs over the whole
-//! batch plus rayon-parallel im2col/col2im, and whose backward is written by hand.
+//! backend-extension operations whose Flex implementation is im2col/col2im plus three packed
+//! GEMMs (image by image, or over the whole batch for small outputs) on rayon's threads, and
+//! whose backward is written by hand.
 //!
 //! - [`kernels`]: the arithmetic on slices (forward, backward), generic over f32/f64.
 //! - [`gemm`]: the safe wrapper around the `gemm` crate (with [`memory`], the only `unsafe` in

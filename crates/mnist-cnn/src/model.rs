@@ -10,7 +10,7 @@
 //!
 //! Fast path (`fast_path = true`; issue 7): `pool(relu(conv1))`, `pool(relu(conv2))` and
 //! `relu(conv3)` each run as one [`fastconv`] op — a burn backend-extension op whose flex kernels
-//! are three packed GEMMs over the whole batch with ReLU and max-pool fused in and a hand-written
+//! are im2col + packed GEMMs with ReLU and max-pool fused in and a hand-written
 //! backward (crates/fastconv). It is the same function with the same parameters (tests compare
 //! outputs and every gradient with the stock layers). On backends without the op (wgpu, vulkan)
 //! the stock layers run.
