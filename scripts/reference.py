@@ -2,20 +2,32 @@
 """Time the seed CNN's training step in TensorFlow-Keras and/or PyTorch, for `bench`.
 
 Same model, shapes, loss and optimizer as gradlab's `mnist-cnn` (Conv2D 32/64/64 3x3 relu,
-two 2x2 max-pools, Dense 64 relu, Dense 10; softmax cross-entropy on logits; Adam 1e-3),
-random inputs of shape [batch, 28, 28, 1] (Keras) / [batch, 1, 28, 28] (PyTorch). Each
-framework: 5 warm-up steps, then `--reps` steps timed one by one (the step's result is read
-back, so the time covers the whole step); the median gives images/s.
+two 2x2 max-pools, Dense 64 relu, Dense 10; softmax cross-entropy on logits; Adam 1e-3).
+Both frameworks train on one fixed batch of real digits, the batch the Rust bench times: from
+the mnist-5k file (--data, default datasets/mnist-5k/mnist_5k.csv.gz under the repository root;
+gzipped CSV, one image a line, 784 pixels 0-255 row-major 28x28 then the label 0-9), image k of
+a batch of b (k = 0..b-1) is image (k * 503) % n of the file (0-based, n images in the file),
+pixels / 255 as float32, shaped [b, 28, 28, 1] (Keras) / [b, 1, 28, 28] (PyTorch). Real digits
+rather than random pixels: convolution time can depend on the data. The file is sorted by label
+(500 of each digit in order); the stride 503 walks across the label blocks, so every batch is
+close to label-balanced (b = 32: 4, 4, then 3 of each other digit; "labels_histogram" records
+it). Each framework: 5 warm-up steps, then
+`--reps` steps timed one by one, always on that batch (the step's result is read back, so the
+time covers the whole step); the median gives images/s.
 
-Writes runs/bench/reference.json (or --out), which `cargo run -p bench --release` reads.
-A framework that is not installed is recorded as such; nothing here is needed by the tests.
+Writes runs/bench/reference.json (or --out), which `cargo run -p bench --release` reads: every
+result, and the file's top level, carry a "data" entry saying which images were timed. A
+framework that is not installed is recorded as such; nothing here is needed by the tests.
 Each framework runs in a process of its own: TensorFlow and PyTorch loaded into one process
-can abort (both bring LLVM, which refuses options registered twice).
+can abort (both bring LLVM, which refuses options registered twice). A missing or malformed
+data file stops the script with an error naming the file (and the line).
 
-    python3 scripts/reference.py [--batch 32] [--reps 50] [--threads N] [--out FILE]
+    python3 scripts/reference.py [--batch 32] [--reps 50] [--threads N] [--data FILE] [--out FILE]
 """
 
 import argparse
+import gzip
+import hashlib
 import json
 import os
 import platform
@@ -24,6 +36,71 @@ import subprocess
 import sys
 import tempfile
 import time
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_DATA = os.path.join(ROOT, "datasets", "mnist-5k", "mnist_5k.csv.gz")
+PIXELS = 28 * 28
+STRIDE = 503  # prime: for n = 5000 the first 5000 batch slots are distinct images, spread over the label blocks
+BATCH_RULE = f"fixed batch: image (k*{STRIDE}) % n of the file, k = 0..b-1, pixels/255"
+
+
+class DataError(Exception):
+    pass
+
+
+def read_digits(path):
+    """All images of the mnist-5k CSV at `path`: (pixels, labels), pixels a list of 784-int lists.
+
+    Checks every line as gradlab's reader does (785 integer fields, pixels <= 255, label 0-9;
+    blank lines skipped) and raises DataError naming the file and the (1-based) line."""
+    try:
+        with gzip.open(path, "rt", encoding="ascii") as f:
+            text = f.read()
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file (the mnist-5k data set ships in the repository's "
+                        "datasets/ folder; pass --data FILE if it is elsewhere)")
+    except (OSError, EOFError, UnicodeDecodeError, ValueError) as e:
+        raise DataError(f"{path}: not a readable gzipped CSV ({e})")
+    pixels, labels = [], []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        fields = line.split(",")
+        if len(fields) != PIXELS + 1:
+            raise DataError(f"{path} line {n}: {len(fields)} fields, expected {PIXELS + 1}")
+        values = []
+        for i, v in enumerate(fields):
+            try:
+                values.append(int(v))
+            except ValueError:
+                raise DataError(f"{path} line {n}: field {i + 1} `{v}` is not an integer") from None
+        for i, v in enumerate(values[:PIXELS]):
+            if not 0 <= v <= 255:
+                raise DataError(f"{path} line {n}: pixel {i + 1} = {v} is not in 0-255")
+        if not 0 <= values[PIXELS] <= 9:
+            raise DataError(f"{path} line {n}: label {values[PIXELS]} is not a digit 0-9")
+        pixels.append(values[:PIXELS])
+        labels.append(values[PIXELS])
+    if not labels:
+        raise DataError(f"{path}: no images")
+    return pixels, labels
+
+
+def fixed_batch(path, batch):
+    """The timed batch: (pixels, labels, data) with pixels[k] (784 ints 0-255) and labels[k] of
+    image (k * 503) % n, and `data` the entry recorded in the JSON."""
+    pixels, labels = read_digits(path)
+    n = len(labels)
+    picks = [(k * STRIDE) % n for k in range(batch)]
+    with open(path, "rb") as f:
+        sha = hashlib.sha256(f.read()).hexdigest()
+    rel = os.path.relpath(os.path.abspath(path), ROOT)
+    data = {"source": "mnist-5k",
+            "file": os.path.abspath(path) if rel.startswith("..") else rel.replace(os.sep, "/"),
+            "sha256": sha, "file_images": n, "batch_rule": BATCH_RULE, "images": batch,
+            "labels_histogram": [sum(labels[i] == d for i in picks) for d in range(10)]}
+    return [pixels[i] for i in picks], [labels[i] for i in picks], data
 
 
 def time_steps(step, reps):
@@ -37,7 +114,7 @@ def time_steps(step, reps):
     return statistics.median(times)
 
 
-def keras(batch, reps, threads):
+def keras(batch, reps, threads, digits):
     try:
         import numpy as np
         import tensorflow as tf
@@ -56,8 +133,9 @@ def keras(batch, reps, threads):
     ])
     opt = tf.keras.optimizers.Adam(1e-3)
     loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    x = tf.constant(np.random.rand(batch, 28, 28, 1).astype("float32"))
-    y = tf.constant(np.random.randint(0, 10, batch))
+    pixels, labels, data = digits
+    x = tf.constant((np.array(pixels, dtype=np.float32) / 255.0).reshape(batch, 28, 28, 1))
+    y = tf.constant(np.array(labels, dtype=np.int64))
 
     @tf.function
     def step():
@@ -68,10 +146,10 @@ def keras(batch, reps, threads):
 
     median = time_steps(lambda: step().numpy(), reps)
     return {"framework": "tensorflow", "version": tf.__version__, "batch": batch,
-            "images_per_second": batch / median, "median_ms": median * 1e3, "reps": reps}
+            "images_per_second": batch / median, "median_ms": median * 1e3, "reps": reps, "data": data}
 
 
-def torch_(batch, reps, threads):
+def torch_(batch, reps, threads, digits):
     try:
         import torch
         from torch import nn
@@ -87,8 +165,9 @@ def torch_(batch, reps, threads):
     )
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
     loss_fn = nn.CrossEntropyLoss()
-    x = torch.rand(batch, 1, 28, 28)
-    y = torch.randint(0, 10, (batch,))
+    pixels, labels, data = digits
+    x = (torch.tensor(pixels, dtype=torch.float32) / 255.0).reshape(batch, 1, 28, 28)
+    y = torch.tensor(labels, dtype=torch.int64)
 
     def step():
         opt.zero_grad()
@@ -99,7 +178,7 @@ def torch_(batch, reps, threads):
 
     median = time_steps(step, reps)
     return {"framework": "torch", "version": torch.__version__, "batch": batch,
-            "images_per_second": batch / median, "median_ms": median * 1e3, "reps": reps}
+            "images_per_second": batch / median, "median_ms": median * 1e3, "reps": reps, "data": data}
 
 
 def one(framework, a):
@@ -109,7 +188,7 @@ def one(framework, a):
     try:
         p = subprocess.run([sys.executable, os.path.abspath(__file__), "--only", framework,
                             "--batch", str(a.batch), "--reps", str(a.reps), "--threads", str(a.threads),
-                            "--out", path], capture_output=True, text=True)
+                            "--data", os.path.abspath(a.data), "--out", path], capture_output=True, text=True)
         if p.returncode != 0:
             last = (p.stderr.strip().splitlines() or ["no message"])[-1]
             return {"framework": framework, "error": f"crashed (exit status {p.returncode}: {last})"}
@@ -124,24 +203,37 @@ def main():
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--reps", type=int, default=50)
     ap.add_argument("--threads", type=int, default=0, help="0: the framework's default")
+    ap.add_argument("--data", default=DEFAULT_DATA,
+                    help="the mnist-5k CSV (default: datasets/mnist-5k/mnist_5k.csv.gz in the repository)")
     ap.add_argument("--out", default="runs/bench/reference.json")
     ap.add_argument("--only", choices=["tensorflow", "torch"], help="time one framework in this process")
     a = ap.parse_args()
+    if a.batch < 1 or a.reps < 1:
+        sys.exit("error: --batch and --reps must be at least 1")
+    try:
+        digits = fixed_batch(a.data, a.batch)
+    except DataError as e:
+        sys.exit(f"error: {e}")
+    data = digits[2]
     if a.only:
-        results = [(keras if a.only == "tensorflow" else torch_)(a.batch, a.reps, a.threads)]
+        results = [(keras if a.only == "tensorflow" else torch_)(a.batch, a.reps, a.threads, digits)]
     else:
         results = [one("tensorflow", a), one("torch", a)]
+    for r in results:
+        r.setdefault("data", data)
     if not a.only:
         for r in results:
             if "error" in r:
                 print(f"{r['framework']}: {r['error']}")
             else:
                 print(f"{r['framework']} {r['version']}: {r['images_per_second']:.0f} images/s at batch {r['batch']}")
+        print(f"data: {data['images']} fixed mnist-5k digits from {data['file']} "
+              f"(labels 0-9: {data['labels_histogram']})")
     os.makedirs(os.path.dirname(a.out) or ".", exist_ok=True)
     machine = {"processor": platform.processor() or platform.machine(), "cores": os.cpu_count(),
                "python": platform.python_version(), "time": time.strftime("%Y-%m-%d %H:%M:%S")}
     with open(a.out + ".tmp", "w") as f:
-        json.dump({"results": results, "machine": machine}, f, indent=2)
+        json.dump({"results": results, "machine": machine, "data": data}, f, indent=2)
     os.replace(a.out + ".tmp", a.out)
     if not a.only:
         print(f"wrote {a.out}")

@@ -6,7 +6,10 @@ then the bench on flex for `mnist-cnn` (burn's stock layers) and `mnist-cnn-fast
 reading that round's reference file; the rounds alternate, so a slow spell of a shared machine
 hits both sides. Prints every round and the medians over rounds of images/s and of the ratios.
 
-    python3 scripts/versus_reference.py [--rounds 5] [--batch 32] [--bench PATH]
+    python3 scripts/versus_reference.py [--rounds 5] [--batch 32] [--reps 50] [--data FILE] [--bench PATH]
+
+Both sides time one fixed batch of real mnist-5k digits, chosen by the same rule (see
+scripts/reference.py); --data is handed to reference.py (default: the repository's copy).
 
 Build first (`cargo build --release --workspace`); the bench binary is looked up in
 $CARGO_TARGET_DIR/release, then target/release. Nothing here is needed by the tests.
@@ -36,6 +39,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--reps", type=int, default=50, help="reference steps timed per round")
+    ap.add_argument("--data", help="the mnist-5k CSV for reference.py (default: its own default)")
     ap.add_argument("--bench", help="the bench binary (default: found as described above)")
     a = ap.parse_args()
     if a.rounds < 1 or a.batch < 1:
@@ -46,9 +50,11 @@ def main():
     rows = []  # (round, name, images/s)
     for r in range(1, a.rounds + 1):
         ref = os.path.join(work, f"reference-{r}.json")
-        subprocess.run([sys.executable, os.path.join(here, "reference.py"), "--batch", str(a.batch),
-                        "--reps", str(a.reps), "--out", ref], check=True, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
+        cmd = [sys.executable, os.path.join(here, "reference.py"), "--batch", str(a.batch),
+               "--reps", str(a.reps), "--out", ref] + (["--data", a.data] if a.data else [])
+        p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if p.returncode != 0:
+            sys.exit((p.stderr.strip().splitlines() or [f"reference.py failed (exit status {p.returncode})"])[-1])
         for x in json.load(open(ref))["results"]:
             if x.get("images_per_second"):
                 rows.append((r, f"{x['framework']} {x['version']}", x["images_per_second"]))

@@ -8,7 +8,6 @@ use gradlab::backend::{BackendError, probe_adapters, resolve};
 use gradlab::{AdapterChoice, BackendConfig, BackendName};
 use mnist_cnn::config::MnistConfig;
 use mnist_cnn::data::MnistBatcher;
-use mnist_cnn::inference::load_model;
 use mnist_cnn::model::Cnn;
 
 fn config(backend: BackendName, adapter: AdapterChoice) -> BackendConfig {
@@ -40,7 +39,7 @@ fn seed_cnn_forward_agrees_across_ndarray_flex_wgpu_and_vulkan() {
         BackendName::Vulkan,
     ] {
         let b = resolve(&config(name, AdapterChoice::Default)).unwrap();
-        let model = load_model(&path, &b.device).unwrap();
+        let model = gradlab::checkpoint::load_module(Cnn::new(&b.device), &path).unwrap();
         let batch = MnistBatcher.batch(items.clone(), &b.device);
         let logits = model
             .forward(batch.images)

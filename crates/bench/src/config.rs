@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use gradlab::BackendName;
-use gradlab::config::check_range;
+use gradlab::config::{check_range, invalid};
 use serde::{Deserialize, Serialize};
 
 use crate::timing::Budget;
@@ -71,6 +71,12 @@ impl Default for BenchConfig {
     }
 }
 
+/// The largest batch the bench builds: the CNN's activations at 4,096 images are about 1.4 GB
+/// on the host, and the sweep's point is the trend, not exhausting memory.
+pub const MAX_BATCH: usize = 4096;
+/// Most batch sizes in one sweep.
+pub const MAX_BATCH_SIZES: usize = 16;
+
 impl BenchConfig {
     /// The `--quick` settings: one batch size (32), a short budget.
     pub fn quick(mut self) -> Self {
@@ -85,19 +91,28 @@ impl BenchConfig {
     /// Check every value.
     pub fn validate(&self) -> Result<()> {
         if self.backends.is_empty() {
-            bail!("config: `backends` is empty");
+            return Err(invalid("backends", "config: `backends` is empty"));
         }
         if self.models.is_empty() {
-            bail!("config: `models` is empty");
+            return Err(invalid("models", "config: `models` is empty"));
         }
-        if self.batch_sizes.is_empty() {
-            bail!("config: `batch_sizes` is empty");
+        if self.batch_sizes.is_empty() || self.batch_sizes.len() > MAX_BATCH_SIZES {
+            return Err(invalid(
+                "batch_sizes",
+                format!(
+                    "config: `batch_sizes` lists {} sizes (allowed 1 ..= {MAX_BATCH_SIZES})",
+                    self.batch_sizes.len()
+                ),
+            ));
         }
         for &b in &self.batch_sizes {
-            check_range("batch_sizes", b, 1, 65_536)?;
+            check_range("batch_sizes", b, 1, MAX_BATCH)?;
         }
         if self.backends.contains(&BackendName::Auto) {
-            bail!("config: `backends` lists `auto`; name the backends to compare (flex, ndarray, wgpu, vulkan)");
+            return Err(invalid(
+                "backends",
+                "config: `backends` lists `auto`; name the backends to compare (flex, ndarray, wgpu, vulkan)",
+            ));
         }
         check_range("min_reps", self.min_reps, 1, 1_000_000)?;
         check_range("max_reps", self.max_reps, self.min_reps, 1_000_000)?;

@@ -127,7 +127,8 @@ pub fn machine() -> serde_json::Value {
         "logical_cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
         "os": os,
         "arch": std::env::consts::ARCH,
-        "burn": "0.22.1",
+        // The burn in Cargo.lock when this binary was built (build.rs).
+        "burn": env!("GRADLAB_BURN_VERSION"),
         "gradlab": env!("CARGO_PKG_VERSION"),
     })
 }

@@ -52,6 +52,21 @@ struct Cli {
     out: Option<PathBuf>,
 }
 
+/// `report.json` and `results.csv` of a run, rewritten (atomically) as results arrive;
+/// `"complete": false` until the end.
+struct Report {
+    run_dir: PathBuf,
+    doc: serde_json::Value,
+}
+
+impl Report {
+    fn write(&mut self, results: &[bench::Measurement]) -> Result<()> {
+        self.doc["results"] = serde_json::to_value(results)?;
+        gradlab::io::atomic_write(&self.run_dir.join("results.csv"), report::csv(results).as_bytes())?;
+        write_json(&self.run_dir.join("report.json"), &self.doc)
+    }
+}
+
 fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(code) => code,
@@ -60,17 +75,17 @@ fn main() -> ExitCode {
 }
 
 fn resolve_config(cli: &Cli) -> Result<BenchConfig> {
-    let mut cfg: BenchConfig = gradlab::config::load_layers(&cli.config)?;
+    let (mut cfg, mut origins): (BenchConfig, _) = gradlab::config::load_layers_traced(&cli.config)?;
     if cli.quick {
         cfg = cfg.quick();
     }
-    gradlab::overrides!(cfg;
+    gradlab::overrides!(cfg, origins;
         backends <- cli.backends.clone(),
         models <- cli.models.clone(),
         batch_sizes <- cli.batch_sizes.clone(),
         adapter <- cli.adapter,
         reference <- cli.reference.clone(),
-        out_dir <- cli.out.clone(),
+        out_dir <- cli.out.clone() => "--out",
     );
     if cli.no_conformance {
         cfg.conformance = false;
@@ -78,7 +93,7 @@ fn resolve_config(cli: &Cli) -> Result<BenchConfig> {
     if cli.conformance_only {
         cfg.conformance = true;
     }
-    cfg.validate()?;
+    origins.check(cfg.validate())?;
     Ok(cfg)
 }
 
@@ -100,6 +115,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             "the C library's defaults"
         }
     );
+    // Inputs are checked before anything runs: a malformed reference file is an error now, not
+    // after a twenty-minute sweep.
+    let refs = reference::read(&gradlab::locate(&cfg.reference))?;
+    if let Some(f) = &refs {
+        reference::check_batch_rule(f, &cfg.reference)?;
+    }
     let (backends, status) = resolve_backends(&cfg);
     for s in &status {
         println!("{:<8} {}: {}", s.backend.as_str(), s.status, s.detail);
@@ -109,9 +130,35 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
     let run_dir = gradlab::runs::new_run_dir(&cfg.out_dir)?;
     gradlab::config::save_resolved(&cfg, &run_dir)?;
+    // What is known so far goes to disk at once and after every measurement, so a crash or a
+    // Ctrl-C late in a long run keeps everything measured until then.
+    let mut report = Report {
+        run_dir: run_dir.clone(),
+        doc: serde_json::json!({
+            "crate": "bench",
+            "complete": false,
+            "machine": machine,
+            "malloc_thresholds_raised": kept,
+            "backends": status,
+            "config": cfg,
+            "cnn_batch": bench::workloads::DIGIT_BATCH_RULE,
+            "results": [],
+            "conformance": {
+                "tolerances": {
+                    "outputs": conformance::OUTPUT_TOL,
+                    "loss": conformance::LOSS_TOL,
+                    "gradients": conformance::GRAD_TOL,
+                    "loss_after_steps": conformance::TRAINED_TOL,
+                },
+                "pairs": [],
+            },
+            "reference": refs,
+            "ratios": [],
+        }),
+    };
+    report.write(&[])?;
 
     let mut disagree = false;
-    let mut conf = Vec::new();
     if cfg.conformance {
         if backends.len() < 2 {
             println!("\nconformance: needs two usable backends; skipped");
@@ -120,7 +167,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 "\nconformance: same weights, same batch of {}, {} training steps",
                 cfg.conformance_batch, cfg.conformance_steps
             );
-            conf = conformance::run(
+            let conf = conformance::run(
                 &cfg.models,
                 &backends,
                 cfg.conformance_batch,
@@ -129,6 +176,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             )?;
             print!("{}", conformance::table(&conf));
             disagree = conf.iter().any(|r| !r.pass);
+            report.doc["conformance"]["pairs"] = serde_json::to_value(&conf)?;
+            report.write(&[])?;
         }
     }
 
@@ -142,7 +191,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
             }
         }
+        let mut so_far = Vec::new();
+        let mut write_error = None;
         results = run_timings(&cfg, &backends, |m| {
+            // On disk first, then on screen: a measurement that was printed is kept.
+            so_far.push(m.clone());
+            if let Err(e) = report.write(&so_far) {
+                write_error.get_or_insert(e);
+            }
             println!(
                 "  {:<13} {:<8} batch {:>4}: train {:>10.0} {}/s (first {:.0} ms), inference {:>10.0} {}/s",
                 m.model.as_str(),
@@ -153,13 +209,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 m.train.first_ms,
                 m.infer.items_per_second,
                 m.unit
-            )
+            );
         })?;
+        if let Some(e) = write_error {
+            return Err(e);
+        }
         print!("{}", report::table(&results));
     }
 
     // Reference frameworks.
-    let refs = reference::read(&gradlab::locate(&cfg.reference))?;
     let mut ratios = Vec::new();
     match &refs {
         None => println!(
@@ -204,34 +262,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
     }
 
-    gradlab::io::atomic_write(&run_dir.join("results.csv"), report::csv(&results).as_bytes())?;
     let charts = if results.is_empty() {
         Vec::new()
     } else {
         report::charts(&run_dir, &results)?
     };
-    write_json(
-        &run_dir.join("report.json"),
-        &serde_json::json!({
-            "crate": "bench",
-            "machine": machine,
-            "malloc_thresholds_raised": kept,
-            "backends": status,
-            "config": cfg,
-            "results": results,
-            "conformance": {
-                "tolerances": {
-                    "outputs": conformance::OUTPUT_TOL,
-                    "loss": conformance::LOSS_TOL,
-                    "gradients": conformance::GRAD_TOL,
-                    "loss_after_steps": conformance::TRAINED_TOL,
-                },
-                "pairs": conf,
-            },
-            "reference": refs,
-            "ratios": ratios,
-        }),
-    )?;
+    report.doc["ratios"] = serde_json::Value::Array(ratios);
+    report.doc["complete"] = serde_json::Value::Bool(true);
+    report.write(&results)?;
     println!("\nreport: {}", run_dir.join("report.json").display());
     println!("table:  {}", run_dir.join("results.csv").display());
     for c in &charts {

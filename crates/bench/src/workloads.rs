@@ -195,7 +195,7 @@ impl<M: Module, B: Clone> Workload for Job<M, B> {
 
 /// The reference weights of `model`, made on flex from `seed`.
 pub fn reference_weights(model: ModelName, seed: u64) -> Result<Vec<u8>> {
-    let flex = Device::flex();
+    let flex = gradlab::backend::host_device();
     match model {
         ModelName::MnistCnn | ModelName::MnistCnnFast => {
             gradlab::checkpoint::module_bytes(gradlab::seeded(&flex, seed, || mnist_cnn::model::Cnn::new(&flex)))
@@ -232,10 +232,19 @@ fn sentiment_spec() -> sentiment::model::ModelSpec {
     }
 }
 
-/// `n` real digits from `datasets/mnist-5k` (drawn with `rng`), pixels scaled to 0..1 — real
-/// images rather than random pixels: burn-flex's convolution time depends on the data (a
+/// The rule that picks the CNN's batch, shared with `scripts/reference.py` (which times
+/// TensorFlow-Keras and PyTorch on the same images): image `k` of a batch of `b` is image
+/// `(k · 503) mod n` of `datasets/mnist-5k` (n = 5,000 images, sorted by label in blocks of 500,
+/// so the prime stride spreads a batch over every digit: batch 32 holds 4, 4, then 3 of each).
+pub const DIGIT_BATCH_RULE: &str = "fixed batch: image (k*503) % n of the file, k = 0..b-1, pixels/255";
+
+/// Stride of [`DIGIT_BATCH_RULE`].
+const DIGIT_STRIDE: usize = 503;
+
+/// The CNN's fixed batch of `n` real digits ([`DIGIT_BATCH_RULE`]), pixels scaled to 0..1 —
+/// real images rather than random pixels: burn-flex's convolution time depends on the data (a
 /// random-pixel batch trained ~25 % slower than real digits here).
-fn digits(n: usize, rng: &mut StdRng) -> Result<(Vec<f32>, Vec<i64>)> {
+fn digits(n: usize) -> Result<(Vec<f32>, Vec<i64>)> {
     use std::sync::OnceLock;
     static DIGITS: OnceLock<(Vec<u8>, Vec<u8>)> = OnceLock::new();
     let (pixels, labels) = match DIGITS.get() {
@@ -247,10 +256,11 @@ fn digits(n: usize, rng: &mut StdRng) -> Result<(Vec<f32>, Vec<i64>)> {
         }
     };
     let count = labels.len();
+    anyhow::ensure!(count > 0, "mnist-5k holds no images");
     let mut px = Vec::with_capacity(n * 784);
     let mut ys = Vec::with_capacity(n);
-    for _ in 0..n {
-        let i = rng.random_range(0..count);
+    for k in 0..n {
+        let i = (k * DIGIT_STRIDE) % count;
         px.extend(pixels[i * 784..(i + 1) * 784].iter().map(|&p| p as f32 / 255.0));
         ys.push(labels[i] as i64);
     }
@@ -276,7 +286,7 @@ pub fn build(model: ModelName, device: &Device, batch: usize, weights: &[u8], se
         ModelName::MnistCnn | ModelName::MnistCnnFast => {
             let m = gradlab::checkpoint::load_module_bytes(mnist_cnn::model::Cnn::new(&ad), weights.to_vec(), &what)?
                 .with_fast_path(model == ModelName::MnistCnnFast);
-            let (px, labels) = digits(batch, &mut rng)?;
+            let (px, labels) = digits(batch)?;
             let b = (floats(px, [batch, 1, 28, 28], &ad), ints(labels, [batch], &ad));
             Box::new(Job {
                 inference: m.valid(),

@@ -101,21 +101,57 @@ enum Cmd {
     },
 }
 
+/// Bounds on the subcommands' sizes, checked before any work: a clear error instead of a run
+/// that exhausts memory or time.
+fn check_args(cmd: &Cmd) -> Result<()> {
+    match cmd {
+        Cmd::Surface { grid } if !(2..=MAX_GRID).contains(grid) => {
+            bail!("--grid {grid} is out of range (allowed 2 ..= {MAX_GRID} points per axis)")
+        }
+        Cmd::GradientDescent { steps, .. } if *steps > MAX_STEPS => {
+            bail!("--steps {steps} is out of range (allowed 0 ..= {MAX_STEPS})")
+        }
+        Cmd::Taylor { terms } if terms.is_empty() || terms.len() > MAX_POLYNOMIALS => bail!(
+            "--terms lists {} polynomials (allowed 1 ..= {MAX_POLYNOMIALS})",
+            terms.len()
+        ),
+        Cmd::Taylor { terms } if terms.iter().any(|t| !(1..=MAX_TERMS).contains(t)) => {
+            bail!("--terms {terms:?}: each number of terms must be in 1 ..= {MAX_TERMS}")
+        }
+        _ => Ok(()),
+    }
+}
+
 fn main() -> ExitCode {
     gradlab::exit_code(run(Cli::parse()))
 }
 
+/// Largest `--grid` of `surface` (points per axis: 500² autodiff points and an SVG of them).
+const MAX_GRID: usize = 500;
+/// Largest `--steps` of `gradient-descent` (one device round trip each).
+const MAX_STEPS: usize = 100_000;
+/// Largest number of Taylor terms (k! overflows f64 past 170; the series has long converged).
+const MAX_TERMS: usize = 170;
+/// Most polynomials one `taylor` call draws.
+const MAX_POLYNOMIALS: usize = 20;
+
 fn run(cli: Cli) -> Result<()> {
-    let mut cfg: CalculusConfig = cli
+    let (mut cfg, mut origins): (CalculusConfig, _) = cli
         .common
         .load(|c: &mut CalculusConfig| (&mut c.backend, &mut c.adapter))?;
-    if let Some(o) = cli.out {
-        cfg.out_dir = o;
-    }
+    gradlab::overrides!(cfg, origins; out_dir <- cli.out.clone() => "--out");
+    check_args(&cli.command)?;
     let backend = gradlab::backend::resolve(&cfg.backend_config())?;
     println!("backend: {}", backend.describe());
     let device = &backend.device;
-    let out = |name: &str| -> Option<PathBuf> { (!cli.no_plot).then(|| cfg.out_dir.join(name)) };
+    // Each run that draws gets a folder of its own: `<out_dir>/run-NNN/`.
+    let run_dir = gradlab::runs::LazyRunDir::new(&cfg.out_dir);
+    let out = |name: &str| -> Result<Option<PathBuf>> {
+        if cli.no_plot {
+            return Ok(None);
+        }
+        run_dir.file(name).map(Some)
+    };
     let wrote = |p: &Path| println!("plot: {}", p.display());
 
     match cli.command {
@@ -138,7 +174,7 @@ fn run(cli: Cli) -> Result<()> {
                 r.xs.len(),
                 r.max_error
             );
-            if let Some(p) = out("sigmoid.svg") {
+            if let Some(p) = out("sigmoid.svg")? {
                 let pts = |v: &[f64]| r.xs.iter().copied().zip(v.iter().copied()).collect();
                 plot_lines(
                     &p,
@@ -169,7 +205,7 @@ fn run(cli: Cli) -> Result<()> {
                 r.xs.len(),
                 r.max_error
             );
-            if let Some(p) = out("derivative.svg") {
+            if let Some(p) = out("derivative.svg")? {
                 let pts = |v: &[f64]| r.xs.iter().copied().zip(v.iter().copied()).collect();
                 plot_lines(
                     &p,
@@ -195,7 +231,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             let (x, fx) = path[path.len() - 1];
             println!("after {steps} steps: x ≈ {x:.2}, f(x) ≈ {fx:.2} (minimum: x = −2.5, f = −0.25)");
-            if let Some(p) = out("gradient-descent.svg") {
+            if let Some(p) = out("gradient-descent.svg")? {
                 let curve = linspace(-6.0, 1.0, 141)
                     .into_iter()
                     .map(|x| (x, derivative::f(x)))
@@ -215,9 +251,6 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Cmd::Surface { grid } => {
-            if grid < 2 {
-                bail!("--grid must be at least 2, got {grid}");
-            }
             let r = surface::run(device, grid);
             println!("f(x, y) = sin(√(x² + y²)) on a {grid}×{grid} grid over [−6, 6]²");
             println!("largest |∇f autodiff − chain rule| on the grid: {:.2e}", r.max_error);
@@ -239,7 +272,7 @@ fn run(cli: Cli) -> Result<()> {
                     ),
                 }
             }
-            if let Some(p) = out("surface.svg") {
+            if let Some(p) = out("surface.svg")? {
                 plot::surface(&p, "f(x, y) = sin(√(x² + y²))", &r.axis, &r.z)?;
                 wrote(&p);
                 let n = r.axis.len();
@@ -249,7 +282,7 @@ fn run(cli: Cli) -> Result<()> {
                     .flat_map(|&y| r.axis.iter().map(move |&x| (x, y)))
                     .collect();
                 let step = if n > 1 { r.axis[1] - r.axis[0] } else { 1.0 };
-                let p = cfg.out_dir.join("surface-gradient.svg");
+                let p = run_dir.file("surface-gradient.svg")?;
                 plot::gradient_field(&p, "∇f by autodiff (arrows point uphill)", &points, &r.grad, step)?;
                 wrote(&p);
             }
@@ -273,7 +306,7 @@ fn run(cli: Cli) -> Result<()> {
                     p.var, p.symbolic, p.symbolic_value, p.autodiff
                 );
             }
-            if let Some(p) = out("partial.svg") {
+            if let Some(p) = out("partial.svg")? {
                 let parsed = exmex::parse::<f64>(&expression)?;
                 let f = |v: &[f64]| exmex::Express::eval(&parsed, v).unwrap_or(f64::NAN);
                 let grads: Vec<f64> = r.partials.iter().map(|p| p.symbolic_value).collect();
@@ -307,7 +340,7 @@ fn run(cli: Cli) -> Result<()> {
                 "autodiff: y = {:.6}, dy/dw₂ = {:.8}, dy/dw₁ = {:.8}",
                 r.y_autodiff, r.dy_dw2_autodiff, r.dy_dw1_autodiff
             );
-            if let Some(p) = out("chain-rule.svg") {
+            if let Some(p) = out("chain-rule.svg")? {
                 let y = |w: &[f64]| sigmoid::sigma(w[1] * sigmoid::sigma(w[0] * x));
                 let names = ["w₁".to_string(), "w₂".to_string()];
                 let lines = plot::tangent_lines(y, &[w1, w2], &[r.dy_dw1, r.dy_dw2], &names, 3.0);
@@ -337,7 +370,7 @@ fn run(cli: Cli) -> Result<()> {
                     (row.simpson - r.exact).abs()
                 );
             }
-            if let Some(p) = out("normal.svg") {
+            if let Some(p) = out("normal.svg")? {
                 let (lo, hi) = (a.min(mu - 4.0 * sigma), b.max(mu + 4.0 * sigma));
                 let curve: Vec<(f64, f64)> = linspace(lo, hi, 401)
                     .into_iter()
@@ -348,9 +381,6 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Cmd::Taylor { terms } => {
-            if terms.is_empty() || terms.contains(&0) {
-                bail!("--terms needs positive numbers of terms, got {terms:?}");
-            }
             let r = taylor::run(device, &terms, 201);
             for a in &r.approximations {
                 println!(
@@ -358,7 +388,7 @@ fn run(cli: Cli) -> Result<()> {
                     a.terms, a.max_error
                 );
             }
-            if let Some(p) = out("taylor.svg") {
+            if let Some(p) = out("taylor.svg")? {
                 let pts = |v: &[f64]| r.xs.iter().copied().zip(v.iter().copied()).collect();
                 let mut lines = vec![Line::new("eˣ", pts(&r.exp))];
                 lines.extend(
@@ -416,7 +446,7 @@ fn run(cli: Cli) -> Result<()> {
                 "mnist-5k digit {digit} (label {}): 26×26 edges, largest |hand − burn| = {diff_real:.2e}",
                 labels[digit]
             );
-            if let Some(p) = out("conv2d.svg") {
+            if let Some(p) = out("conv2d.svg")? {
                 let kernel = conv::Image {
                     h: 3,
                     w: 3,

@@ -1,4 +1,5 @@
-//! The `calculus` binary: every subcommand on flex and wgpu, plots when asked, clear errors.
+//! The `calculus` binary: every subcommand on every backend (flex, ndarray, wgpu, vulkan),
+//! plots in a run folder of their own when asked, clear errors.
 
 const SUBCOMMANDS: [&str; 9] = [
     "sigmoid",
@@ -18,9 +19,9 @@ fn calculus(args: &[&str], cwd: &std::path::Path) -> (bool, String) {
 }
 
 #[test]
-fn every_subcommand_runs_on_flex_and_wgpu_without_plots() {
+fn every_subcommand_runs_on_every_backend_without_plots() {
     let dir = tempfile::tempdir().unwrap();
-    for backend in ["flex", "wgpu"] {
+    for backend in ["flex", "ndarray", "wgpu", "vulkan"] {
         for sub in SUBCOMMANDS {
             let (ok, t) = calculus(&["--backend", backend, "--no-plot", sub], dir.path());
             assert!(ok, "{backend} {sub}:\n{t}");
@@ -35,23 +36,19 @@ fn every_subcommand_runs_on_flex_and_wgpu_without_plots() {
 }
 
 #[test]
-fn plots_are_written_and_not_empty() {
+fn plots_are_written_into_a_run_folder_each_and_not_empty() {
     let dir = tempfile::tempdir().unwrap();
-    for sub in SUBCOMMANDS {
+    for (i, sub) in SUBCOMMANDS.iter().enumerate() {
         let (ok, t) = calculus(&["--backend", "flex", "--out", "plots", sub], dir.path());
         assert!(ok, "{sub}:\n{t}");
-    }
-    for f in [
-        "sigmoid",
-        "derivative",
-        "gradient-descent",
-        "surface",
-        "normal",
-        "taylor",
-        "conv2d",
-    ] {
-        let svg = std::fs::read_to_string(dir.path().join(format!("plots/{f}.svg"))).unwrap();
-        assert!(svg.len() > 2000 && svg.starts_with("<svg"), "{f}.svg looks empty");
+        let run = format!("plots/run-{:03}/", i + 1);
+        let plots: Vec<&str> = t.lines().filter_map(|l| l.strip_prefix("plot: ")).collect();
+        assert!(!plots.is_empty(), "{sub} drew nothing:\n{t}");
+        for p in plots {
+            assert!(p.contains(&run), "{sub}: {p} is not in {run}");
+            let svg = std::fs::read_to_string(dir.path().join(p)).unwrap();
+            assert!(svg.len() > 2000 && svg.starts_with("<svg"), "{p} looks empty");
+        }
     }
 }
 
@@ -81,9 +78,18 @@ fn bad_input_is_a_clear_error() {
         (vec!["normal", "--sigma", "-1"], "σ must be positive"),
         (vec!["partial", "x^^2"], "cannot parse"),
         (vec!["partial", "x*y", "--at", "x=1"], "no value for `y`"),
-        (vec!["taylor", "--terms", "0"], "positive numbers of terms"),
+        (vec!["taylor", "--terms", "0"], "must be in 1 ..= 170"),
+        (vec!["taylor", "--terms", "171"], "must be in 1 ..= 170"),
         (vec!["conv2d", "--digit", "5000"], "out of range"),
-        (vec!["surface", "--grid", "1"], "at least 2"),
+        (
+            vec!["surface", "--grid", "1"],
+            "--grid 1 is out of range (allowed 2 ..= 500",
+        ),
+        (vec!["surface", "--grid", "1000000"], "--grid 1000000 is out of range"),
+        (
+            vec!["gradient-descent", "--steps", "1000000000"],
+            "--steps 1000000000 is out of range",
+        ),
     ] {
         let mut a = vec!["--backend", "flex", "--no-plot"];
         a.extend(args.iter().copied());

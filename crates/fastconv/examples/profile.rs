@@ -56,36 +56,21 @@ fn main() {
         let cols = kernels::im2col(&g, &x);
         let dz = vec![0.1f32; g.o * np];
         let dcols = vec![0.1f32; g.kk() * np];
+        let w_mat = Mat::row_major(&w, g.o, g.kk()).expect("profile shapes");
+        let cols_mat = Mat::row_major(&cols, g.kk(), np).expect("profile shapes");
+        let dz_mat = Mat::row_major(&dz, g.o, np).expect("profile shapes");
         let t_im2col = median_ms(50, || drop(kernels::im2col(&g, &x)));
         let mut z = vec![0f32; g.o * np];
         let t_fwd_gemm = median_ms(50, || {
-            matmul(
-                &mut z,
-                Mat::row_major(&w, g.o, g.kk()),
-                Mat::row_major(&cols, g.kk(), np),
-                false,
-                true,
-            );
+            matmul(&mut z, w_mat, cols_mat, false, true).expect("profile shapes");
         });
         let mut dwt = vec![0f32; g.kk() * g.o];
         let t_dw_gemm = median_ms(50, || {
-            matmul(
-                &mut dwt,
-                Mat::row_major(&cols, g.kk(), np),
-                Mat::row_major(&dz, g.o, np).t(),
-                false,
-                true,
-            );
+            matmul(&mut dwt, cols_mat, dz_mat.t(), false, true).expect("profile shapes");
         });
         let mut dc = vec![0f32; g.kk() * np];
         let t_dx_gemm = median_ms(50, || {
-            matmul(
-                &mut dc,
-                Mat::row_major(&w, g.o, g.kk()).t(),
-                Mat::row_major(&dz, g.o, np),
-                false,
-                true,
-            );
+            matmul(&mut dc, w_mat.t(), dz_mat, false, true).expect("profile shapes");
         });
         let t_col2im = median_ms(50, || drop(kernels::col2im(&g, &dcols)));
         let t_fwd = median_ms(50, || {

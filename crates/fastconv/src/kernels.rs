@@ -286,6 +286,16 @@ impl Geometry {
     }
 }
 
+/// The slices a kernel hands to the GEMM were sized from its [`Geometry`] (and the caller's
+/// slices checked against it with `Geometry::check`), so a refused view or product is a bug in
+/// this module, not a user's input.
+const GEOMETRY_CHECKED: &str = "fastconv: a GEMM operand does not match the checked geometry";
+
+/// A row-major view of a slice sized from the geometry (see [`GEOMETRY_CHECKED`]).
+fn view<T>(data: &[T], rows: usize, cols: usize) -> crate::gemm::Mat<'_, T> {
+    crate::gemm::Mat::row_major(data, rows, cols).expect(GEOMETRY_CHECKED)
+}
+
 /// `z[o, n·p] = W · im2col(x)` (without the bias); `parallel`: the GEMM may use rayon's threads
 /// (not from inside a per-image task, which already has its thread).
 fn preactivations<T: Real>(g: &Geometry, x: &[T], weight: &[T], parallel: bool) -> Scratch<T> {
@@ -295,11 +305,12 @@ fn preactivations<T: Real>(g: &Geometry, x: &[T], weight: &[T], parallel: bool) 
     let mut z = Scratch::take(g.o * np); // [o, n·p], overwritten by the GEMM
     crate::gemm::matmul(
         &mut z,
-        crate::gemm::Mat::row_major(weight, g.o, g.kk()),
-        crate::gemm::Mat::row_major(&cols, g.kk(), np),
+        view(weight, g.o, g.kk()),
+        view(&cols, g.kk(), np),
         false,
         parallel,
-    );
+    )
+    .expect(GEOMETRY_CHECKED);
     z
 }
 
@@ -517,25 +528,13 @@ fn backward_into<T: Real>(
     for_rows(g, &mut acc.1, 1, |oc, b| {
         b[0] += dz[oc * np..][..np].iter().copied().sum()
     });
-    let dz_mat = crate::gemm::Mat::row_major(&dz, o, np);
+    let dz_mat = view(&dz, o, np);
     let cols = im2col(g, x); // [kk, n·p]
-    crate::gemm::matmul(
-        &mut acc.0,
-        crate::gemm::Mat::row_major(&cols, kk, np),
-        dz_mat.t(),
-        true,
-        parallel,
-    );
+    crate::gemm::matmul(&mut acc.0, view(&cols, kk, np), dz_mat.t(), true, parallel).expect(GEOMETRY_CHECKED);
     drop(cols);
     if let Some(dx) = dx {
         let mut dcols = Scratch::take(kk * np); // overwritten by the GEMM
-        crate::gemm::matmul(
-            &mut dcols,
-            crate::gemm::Mat::row_major(weight, o, kk).t(),
-            dz_mat,
-            false,
-            parallel,
-        );
+        crate::gemm::matmul(&mut dcols, view(weight, o, kk).t(), dz_mat, false, parallel).expect(GEOMETRY_CHECKED);
         col2im_add(g, &dcols, dx);
     }
 }

@@ -272,6 +272,13 @@ impl ResolvedBackend {
     }
 }
 
+/// The device for host-side work that is not a run's computation — converting weights between
+/// formats, building reference weights, reading model files — always the flex CPU backend,
+/// whatever the run's backend. (Model crates name no backend themselves; they ask for this one.)
+pub fn host_device() -> Device {
+    Device::flex()
+}
+
 /// Resolve a backend config into a device, failing with a clear error rather than a panic.
 ///
 /// wgpu runtimes can only be initialised once per process, so resolved wgpu devices are cached:

@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -20,7 +20,16 @@ pub fn load_layers<T>(files: &[PathBuf]) -> Result<T>
 where
     T: DeserializeOwned + Serialize + Default,
 {
+    Ok(load_layers_traced(files)?.0)
+}
+
+/// [`load_layers`], also returning where each top-level key was last set (file and line).
+pub fn load_layers_traced<T>(files: &[PathBuf]) -> Result<(T, Origins)>
+where
+    T: DeserializeOwned + Serialize + Default,
+{
     let mut merged = toml::Table::try_from(T::default()).context("serialising the defaults")?;
+    let mut origins = Origins::default();
     for path in files {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
@@ -28,10 +37,93 @@ where
         toml::from_str::<T>(&text).map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.to_string().trim_end()))?;
         let table: toml::Table =
             toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.to_string().trim_end()))?;
+        for key in table.keys() {
+            let at = match top_level_line(&text, key) {
+                Some(line) => format!("{} line {line}", path.display()),
+                None => path.display().to_string(),
+            };
+            origins.set(key, at);
+        }
         merge(&mut merged, table);
     }
-    T::deserialize(toml::Value::Table(merged))
-        .map_err(|e| anyhow::anyhow!("merged config: {}", e.to_string().trim_end()))
+    let cfg = T::deserialize(toml::Value::Table(merged))
+        .map_err(|e| anyhow::anyhow!("merged config: {}", e.to_string().trim_end()))?;
+    Ok((cfg, origins))
+}
+
+/// The 1-based line of `key = …` among the top-level keys of a TOML text (before its first
+/// `[table]` header), bare or quoted.
+fn top_level_line(text: &str, key: &str) -> Option<usize> {
+    for (i, line) in text.lines().enumerate() {
+        let l = line.trim_start();
+        if l.starts_with('[') {
+            return None;
+        }
+        let name = l.split('=').next().unwrap_or("").trim();
+        if l.contains('=') && (name == key || name.trim_matches(|c| c == '"' || c == '\'') == key) {
+            return Some(i + 1);
+        }
+    }
+    None
+}
+
+/// Where each config key's value came from: a file and line, a command-line flag, or (keys not
+/// listed) the built-in default. Used to say which layer set a value that fails validation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origins {
+    by_key: std::collections::BTreeMap<String, String>,
+}
+
+impl Origins {
+    /// Record that `origin` (e.g. `a.toml line 3`, `--lr`) set `key`.
+    pub fn set(&mut self, key: &str, origin: impl Into<String>) {
+        self.by_key.insert(key.to_owned(), origin.into());
+    }
+
+    /// Where `key` was set: its file and line, its flag, or "the built-in default".
+    pub fn of(&self, key: &str) -> String {
+        self.by_key
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| "the built-in default".into())
+    }
+
+    /// `result` (a config's `validate()`), with an out-of-range error prefixed by the layer
+    /// that set the value.
+    pub fn check(&self, result: Result<()>) -> Result<()> {
+        result.map_err(|e| match e.downcast_ref::<OutOfRange>() {
+            Some(r) => anyhow::anyhow!("{}: {r}", self.of(&r.key)),
+            None => e,
+        })
+    }
+}
+
+/// A config value outside its allowed range ([`check_range`], [`invalid`]); [`Origins::check`]
+/// names the layer that set it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutOfRange {
+    /// The config key.
+    pub key: String,
+    /// What is wrong, naming the key and the value.
+    pub message: String,
+}
+
+impl std::fmt::Display for OutOfRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for OutOfRange {}
+
+/// An error for config key `key` whose value is wrong for a reason `message` states (it should
+/// name the key and the value).
+pub fn invalid(key: &str, message: impl Into<String>) -> anyhow::Error {
+    OutOfRange {
+        key: key.to_owned(),
+        message: message.into(),
+    }
+    .into()
 }
 
 fn merge(into: &mut toml::Table, from: toml::Table) {
@@ -63,7 +155,10 @@ where
     V: PartialOrd + std::fmt::Display + Copy,
 {
     if !(value >= min && value <= max) {
-        bail!("config: `{key}` = {value} is out of range (allowed {min} ..= {max})");
+        return Err(invalid(
+            key,
+            format!("config: `{key}` = {value} is out of range (allowed {min} ..= {max})"),
+        ));
     }
     Ok(())
 }
@@ -138,6 +233,37 @@ mod tests {
             load_layers::<Demo>(&[PathBuf::from("/nonexistent/x.toml")]).unwrap_err()
         );
         assert!(err.contains("/nonexistent/x.toml"), "{err}");
+    }
+
+    #[test]
+    fn an_out_of_range_value_names_the_layer_that_set_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = file(dir.path(), "a.toml", "# epochs\nname = \"a\"\n  epochs = 0\n");
+        let b = file(dir.path(), "b.toml", "\"lr\" = 2.0\n[section]\nepochs = 9\n");
+        let (c, mut origins): (Demo, Origins) = load_layers_traced(&[a]).unwrap();
+        let validate = |c: &Demo| check_range("epochs", c.epochs, 1, 10).and(check_range("lr", c.lr, 0.0, 1.0));
+        let err = origins.check(validate(&c)).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!(
+                "{} line 3: config: `epochs` = 0",
+                dir.path().join("a.toml").display()
+            )),
+            "{err}"
+        );
+        origins.set("epochs", "--epochs");
+        let err = origins.check(validate(&c)).unwrap_err().to_string();
+        assert!(err.starts_with("--epochs: config: `epochs` = 0"), "{err}");
+        assert_eq!(top_level_line(&std::fs::read_to_string(&b).unwrap(), "lr"), Some(1));
+        assert_eq!(top_level_line(&std::fs::read_to_string(&b).unwrap(), "epochs"), None);
+        let ok = Demo {
+            lr: 5.0,
+            ..Demo::default()
+        };
+        let err = Origins::default().check(validate(&ok)).unwrap_err().to_string();
+        assert!(err.starts_with("the built-in default: config: `lr` = 5"), "{err}");
+        // Other errors pass through unchanged.
+        let other = Origins::default().check(Err(anyhow::anyhow!("boom"))).unwrap_err();
+        assert_eq!(other.to_string(), "boom");
     }
 
     #[test]

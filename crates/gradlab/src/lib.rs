@@ -4,6 +4,7 @@
 //! - [`config`]: defaults < TOML files < CLI flags; unknown keys rejected; resolved config saved.
 //! - [`data`]: IDX files, seeded stratified splits, checked downloads.
 //! - [`checkpoint`]: model files and resumable training checkpoints.
+//! - [`guard`]: stopping a training run whose loss diverged.
 //! - [`report`], [`progress`]: metrics files, plots, confusion matrices, progress bars.
 //! - [`runs`]: `run-NNN` folders and the `latest` pointer.
 //! - [`io`]: atomic file writes.
@@ -13,6 +14,7 @@ pub mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod data;
+pub mod guard;
 pub mod io;
 pub mod progress;
 pub mod report;

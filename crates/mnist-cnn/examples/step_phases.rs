@@ -9,14 +9,14 @@ use std::time::Instant;
 
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::GradientsParams;
-use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
+use burn::tensor::{Distribution, Int, Tensor, TensorData};
 use mnist_cnn::model::Cnn;
 
 fn main() {
     let batch: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(32);
     let malloc_defaults = std::env::args().nth(2).as_deref() == Some("--malloc-defaults");
     let kept = !malloc_defaults && fastconv::memory::keep_freed_memory();
-    let device = Device::flex().autodiff();
+    let device = gradlab::backend::host_device().autodiff();
     let mut models = [false, true].map(|fast| {
         let m = gradlab::seeded(&device, 7, || Cnn::new(&device)).with_fast_path(fast);
         (m, mnist_cnn::training::optimizer(), Vec::new())

@@ -1,7 +1,8 @@
 //! Using a trained model: loading it, evaluating it on a data set (accuracy, loss, confusion
-//! matrix) and classifying one image (PNG or PGM file, or an index into the test set).
+//! matrix) and classifying one 28×28 image (an image file goes through
+//! [`crate::preprocess`] first).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail, ensure};
 use burn::data::dataloader::DataLoaderBuilder;
@@ -11,8 +12,9 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 use gradlab::report::ConfusionMatrix;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use crate::config::MnistConfig;
 use crate::data::{MnistBatcher, MnistItem, PIXELS};
 use crate::model::{Cnn, IMAGE_SIDE, NUM_CLASSES};
 
@@ -29,9 +31,112 @@ pub struct EvalResult {
     pub confusion: ConfusionMatrix,
 }
 
-/// Load a model saved by `train` onto `device`.
-pub fn load_model(path: &Path, device: &Device) -> Result<Cnn> {
-    gradlab::checkpoint::load_module(Cnn::new(device), path)
+/// Tag in `model.json`; bumped when the layout changes.
+pub const FORMAT: &str = "gradlab-mnist-cnn/1";
+
+/// What a model folder records beside `model.bpk` (in `model.json`, written last): the
+/// resolved config it was trained with — data set, split seed, `test_size`, `train_limit`,
+/// `test_limit`, `fast_path` — so `eval` and `predict --index` score it on its own test split
+/// whatever the current flags say.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModelInfo {
+    /// [`FORMAT`].
+    pub format: String,
+    /// The config the model was trained with.
+    pub config: MnistConfig,
+    /// The data line of the training run.
+    pub data: String,
+}
+
+/// A loaded model and what it was trained on.
+#[derive(Debug)]
+pub struct LoadedModel {
+    /// The weights (with the fast path set as in training).
+    pub model: Cnn,
+    /// What it was trained on.
+    pub info: ModelInfo,
+    /// The weights file read.
+    pub path: PathBuf,
+}
+
+/// Save `model` as `dir/model.bpk`, then `dir/model.json` describing it.
+pub fn save_model(dir: &Path, model: &Cnn, cfg: &MnistConfig, data: &str) -> Result<PathBuf> {
+    let path = dir.join("model.bpk");
+    gradlab::checkpoint::save_module(model.clone(), &path)?;
+    let info = ModelInfo {
+        format: FORMAT.into(),
+        config: cfg.clone(),
+        data: data.into(),
+    };
+    gradlab::report::write_json(&dir.join("model.json"), &info)?;
+    Ok(path)
+}
+
+/// Load a model saved by `train` (`path`: its run folder or its `model.bpk`) onto `device`,
+/// with what it was trained on. A run folder made before `model.json` existed is described by
+/// its `config.toml`.
+pub fn load_model(path: &Path, device: &Device) -> Result<LoadedModel> {
+    let dir = if path.is_dir() {
+        path.to_path_buf()
+    } else {
+        path.parent().map(Path::to_path_buf).unwrap_or_default()
+    };
+    let info = if dir.join("model.json").exists() {
+        gradlab::checkpoint::read_model_manifest::<ModelInfo>(path, "an mnist-cnn model", FORMAT)?.1
+    } else if dir.join("config.toml").exists() {
+        let toml_path = dir.join("config.toml");
+        let config: MnistConfig = gradlab::config::load_layers(std::slice::from_ref(&toml_path))
+            .with_context(|| format!("{}: the training config of this model", toml_path.display()))?;
+        ModelInfo {
+            format: FORMAT.into(),
+            data: format!("as {} says", toml_path.display()),
+            config,
+        }
+    } else {
+        bail!(
+            "{}: no model.json or config.toml beside it, so which data it was trained on is unknown \
+             (give the run folder of a model trained by `mnist-cnn train`)",
+            path.display()
+        );
+    };
+    let file = if path.is_dir() {
+        dir.join("model.bpk")
+    } else {
+        path.to_path_buf()
+    };
+    let model = gradlab::checkpoint::load_module(Cnn::new(device), &file)?.with_fast_path(info.config.fast_path);
+    Ok(LoadedModel {
+        model,
+        info,
+        path: file,
+    })
+}
+
+impl ModelInfo {
+    /// `current` with the settings that define this model's test split (data set, split seed,
+    /// `test_size`, `test_limit`) and its `fast_path` taken from the model; the data folders
+    /// stay `current`'s (data can move). Also returns one line per setting that differed.
+    pub fn eval_config(&self, current: &MnistConfig) -> (MnistConfig, Vec<String>) {
+        let m = &self.config;
+        let mut c = current.clone();
+        let mut changed = Vec::new();
+        let mut take = |key: &str, now: String, was: String| {
+            if now != was {
+                changed.push(format!("`{key}` = {was} (the model's), not {now}"));
+            }
+        };
+        take("dataset", format!("{:?}", c.dataset), format!("{:?}", m.dataset));
+        take("seed", c.seed.to_string(), m.seed.to_string());
+        take("test_size", c.test_size.to_string(), m.test_size.to_string());
+        take("test_limit", c.test_limit.to_string(), m.test_limit.to_string());
+        take("fast_path", c.fast_path.to_string(), m.fast_path.to_string());
+        c.dataset = m.dataset;
+        c.seed = m.seed;
+        c.test_size = m.test_size;
+        c.test_limit = m.test_limit;
+        c.fast_path = m.fast_path;
+        (c, changed)
+    }
 }
 
 /// Evaluate `model` on `data` without gradients (the model is moved to validation mode).
@@ -82,185 +187,4 @@ pub fn predict(model: &Cnn, pixels: &[u8], device: &Device) -> Result<[f32; NUM_
         *o = p;
     }
     Ok(out)
-}
-
-/// A digit image read from disk and brought to MNIST's form.
-#[derive(Debug, Clone)]
-pub struct DigitImage {
-    /// 784 pixels, white digit on black.
-    pub pixels: Vec<u8>,
-    /// What was done to the image on the way (resized, inverted).
-    pub notes: Vec<String>,
-}
-
-/// Read a PNG or PGM (P2/P5) image, convert it to 8-bit grey, resize it to 28×28 (bilinear)
-/// when needed, and invert it when it is dark-on-light (MNIST digits are light-on-dark).
-pub fn read_digit_image(path: &Path) -> Result<DigitImage> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read image {}", path.display()))?;
-    let (w, h, grey) = if bytes.starts_with(b"\x89PNG") {
-        decode_png(&bytes).with_context(|| format!("{}: not a readable PNG", path.display()))?
-    } else if bytes.starts_with(b"P5") || bytes.starts_with(b"P2") {
-        decode_pgm(&bytes).with_context(|| format!("{}: not a readable PGM", path.display()))?
-    } else {
-        bail!("{}: not a PNG or PGM image (unrecognised header)", path.display());
-    };
-    let mut notes = Vec::new();
-    let mut pixels = if (w, h) == (IMAGE_SIDE, IMAGE_SIDE) {
-        grey
-    } else {
-        notes.push(format!("resized from {w}×{h} to 28×28"));
-        resize_bilinear(&grey, w, h, IMAGE_SIDE, IMAGE_SIDE)
-    };
-    let mean = pixels.iter().map(|&p| p as f64).sum::<f64>() / pixels.len() as f64;
-    if mean > 127.0 {
-        notes.push("inverted (dark digit on a light background)".into());
-        for p in &mut pixels {
-            *p = 255 - *p;
-        }
-    }
-    Ok(DigitImage { pixels, notes })
-}
-
-fn decode_png(bytes: &[u8]) -> Result<(usize, usize, Vec<u8>)> {
-    let mut decoder = png::Decoder::new(bytes);
-    decoder.set_transformations(png::Transformations::normalize_to_color8());
-    let mut reader = decoder.read_info()?;
-    let mut buf = vec![0; reader.output_buffer_size()];
-    let info = reader.next_frame(&mut buf)?;
-    let (w, h) = (info.width as usize, info.height as usize);
-    let channels = info.color_type.samples();
-    let buf = &buf[..info.buffer_size()];
-    let grey = buf
-        .chunks(channels)
-        .map(|px| match px.len() {
-            1 | 2 => px[0],
-            _ => ((px[0] as u32 * 299 + px[1] as u32 * 587 + px[2] as u32 * 114) / 1000) as u8,
-        })
-        .collect();
-    Ok((w, h, grey))
-}
-
-fn decode_pgm(bytes: &[u8]) -> Result<(usize, usize, Vec<u8>)> {
-    // Header: magic, width, height, maxval, separated by whitespace; `#` starts a comment.
-    let mut fields = Vec::new();
-    let mut i = 2;
-    while fields.len() < 3 {
-        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        if i < bytes.len() && bytes[i] == b'#' {
-            while i < bytes.len() && bytes[i] != b'\n' {
-                i += 1;
-            }
-            continue;
-        }
-        let start = i;
-        while i < bytes.len() && !bytes[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        ensure!(start < i, "truncated header");
-        let text = std::str::from_utf8(&bytes[start..i])?;
-        fields.push(
-            text.parse::<usize>()
-                .with_context(|| format!("bad header field `{text}`"))?,
-        );
-    }
-    let (w, h, max) = (fields[0], fields[1], fields[2]);
-    ensure!(
-        w > 0 && h > 0 && (1..=255).contains(&max),
-        "unsupported size {w}×{h} or maxval {max}"
-    );
-    let scale = |v: usize| ((v.min(max) * 255) / max) as u8;
-    let grey: Vec<u8> = if bytes.starts_with(b"P5") {
-        let body = &bytes[i + 1..];
-        ensure!(body.len() >= w * h, "truncated: {} of {} pixels", body.len(), w * h);
-        body[..w * h].iter().map(|&v| scale(v as usize)).collect()
-    } else {
-        let values: Result<Vec<u8>> = std::str::from_utf8(&bytes[i..])?
-            .split_ascii_whitespace()
-            .take(w * h)
-            .map(|t| Ok(scale(t.parse::<usize>().with_context(|| format!("bad pixel `{t}`"))?)))
-            .collect();
-        let values = values?;
-        ensure!(values.len() == w * h, "truncated: {} of {} pixels", values.len(), w * h);
-        values
-    };
-    Ok((w, h, grey))
-}
-
-fn resize_bilinear(src: &[u8], w: usize, h: usize, nw: usize, nh: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(nw * nh);
-    for y in 0..nh {
-        let fy = ((y as f64 + 0.5) * h as f64 / nh as f64 - 0.5).clamp(0.0, (h - 1) as f64);
-        let (y0, ty) = (fy.floor() as usize, fy - fy.floor());
-        let y1 = (y0 + 1).min(h - 1);
-        for x in 0..nw {
-            let fx = ((x as f64 + 0.5) * w as f64 / nw as f64 - 0.5).clamp(0.0, (w - 1) as f64);
-            let (x0, tx) = (fx.floor() as usize, fx - fx.floor());
-            let x1 = (x0 + 1).min(w - 1);
-            let p = |yy: usize, xx: usize| src[yy * w + xx] as f64;
-            let v = p(y0, x0) * (1.0 - tx) * (1.0 - ty)
-                + p(y0, x1) * tx * (1.0 - ty)
-                + p(y1, x0) * (1.0 - tx) * ty
-                + p(y1, x1) * tx * ty;
-            out.push(v.round() as u8);
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pgm_ascii_and_binary_with_comments() {
-        let dir = tempfile::tempdir().unwrap();
-        let ascii = dir.path().join("a.pgm");
-        let mut text = String::from("P2\n# a comment\n28 28\n255\n");
-        for i in 0..PIXELS {
-            text.push_str(&format!("{} ", if i % 2 == 0 { 0 } else { 200 }));
-        }
-        std::fs::write(&ascii, text).unwrap();
-        let img = read_digit_image(&ascii).unwrap();
-        assert_eq!(img.pixels.len(), PIXELS);
-        assert_eq!((img.pixels[0], img.pixels[1]), (0, 200));
-        assert!(img.notes.is_empty());
-
-        let bin = dir.path().join("b.pgm");
-        let mut bytes = b"P5 56 56 255\n".to_vec();
-        bytes.extend(std::iter::repeat_n(250u8, 56 * 56));
-        std::fs::write(&bin, bytes).unwrap();
-        let img = read_digit_image(&bin).unwrap();
-        assert_eq!(img.pixels.len(), PIXELS);
-        assert_eq!(img.notes.len(), 2, "{:?}", img.notes); // resized and inverted
-        assert!(img.pixels.iter().all(|&p| p == 5));
-    }
-
-    #[test]
-    fn bad_images_are_named() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("x.jpg");
-        std::fs::write(&p, b"\xff\xd8\xff").unwrap();
-        let err = format!("{:#}", read_digit_image(&p).unwrap_err());
-        assert!(err.contains("x.jpg") && err.contains("not a PNG or PGM"), "{err}");
-        let p = dir.path().join("t.pgm");
-        std::fs::write(&p, b"P5 28 28 255\n\x00\x00").unwrap();
-        let err = format!("{:#}", read_digit_image(&p).unwrap_err());
-        assert!(err.contains("truncated"), "{err}");
-    }
-
-    #[test]
-    fn png_round_trip() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("d.png");
-        let file = std::fs::File::create(&p).unwrap();
-        let mut enc = png::Encoder::new(file, 28, 28);
-        enc.set_color(png::ColorType::Grayscale);
-        enc.set_depth(png::BitDepth::Eight);
-        let data: Vec<u8> = (0..PIXELS).map(|i| (i % 100) as u8).collect();
-        enc.write_header().unwrap().write_image_data(&data).unwrap();
-        let img = read_digit_image(&p).unwrap();
-        assert_eq!(img.pixels, data);
-    }
 }

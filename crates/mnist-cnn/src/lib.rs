@@ -4,7 +4,9 @@
 //! - [`data`]: mnist-5k / Fashion-MNIST / MNIST loaders, burn `Dataset`s, the batcher.
 //! - [`model`]: the seed CNN (93,322 parameters).
 //! - [`training`]: the training loop, checkpoints and run reports.
-//! - [`inference`]: evaluation, confusion matrices and single-image prediction.
+//! - [`inference`]: model folders (weights + what they were trained on), evaluation, confusion
+//!   matrices and single-image prediction.
+//! - [`preprocess`]: an image file → MNIST's form (decode, composite, invert, crop, scale, centre).
 //!
 //! `main.rs` is a thin CLI over these.
 
@@ -12,4 +14,5 @@ pub mod config;
 pub mod data;
 pub mod inference;
 pub mod model;
+pub mod preprocess;
 pub mod training;

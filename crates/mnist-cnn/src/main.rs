@@ -9,10 +9,13 @@ use clap::{Args, Parser, Subcommand};
 use gradlab::cli::CommonArgs;
 use mnist_cnn::config::MnistConfig;
 use mnist_cnn::data::DatasetName;
-use mnist_cnn::inference::{evaluate, load_model, predict, read_digit_image};
+use mnist_cnn::inference::{LoadedModel, evaluate, load_model, predict};
+use mnist_cnn::preprocess::{Fit, read_digit_image};
 use mnist_cnn::training::{TrainOptions, train};
 
 /// Train the Keras seed CNN on MNIST digits with burn, on the backend a config names.
+///
+/// Training options go after `train` or, with no subcommand, directly (`mnist-cnn --epochs 3`).
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Cli {
@@ -28,21 +31,25 @@ struct Cli {
 enum Command {
     /// Train the model (the default).
     Train(TrainArgs),
-    /// Evaluate a saved model on the test set: accuracy and confusion matrix.
+    /// Evaluate a saved model on its own test split: accuracy and confusion matrix.
     Eval {
-        /// Model file (default: the latest run's model.bpk).
+        /// Model: a run folder or its model.bpk (default: the latest run's).
         #[arg(long)]
         model: Option<PathBuf>,
     },
-    /// Classify one digit: a PNG/PGM image, or an index into the test set.
+    /// Classify one digit: an image file, or an index into the model's test split.
     Predict {
-        /// Model file (default: the latest run's model.bpk).
+        /// Model: a run folder or its model.bpk (default: the latest run's).
         #[arg(long)]
         model: Option<PathBuf>,
-        /// A PNG or PGM image of one digit (resized to 28×28 when needed).
+        /// An image of one digit: PNG, JPEG, BMP or PGM/PPM, any size, either polarity.
         #[arg(long, conflicts_with = "index", required_unless_present = "index")]
         image: Option<PathBuf>,
-        /// An index into the test set.
+        /// How an image becomes 28×28: auto (28×28 as is, else mnist), mnist (crop to the
+        /// digit, fit 20×20, centre by mass, as MNIST was made) or resize (the whole image).
+        #[arg(long, value_enum, default_value_t = Fit::Auto, requires = "image")]
+        fit: Fit,
+        /// An index into the model's test split.
         #[arg(long)]
         index: Option<usize>,
     },
@@ -53,23 +60,20 @@ enum Command {
 struct Common {
     #[command(flatten)]
     shared: CommonArgs,
-    /// Data set (overrides the config).
-    #[arg(long, global = true, value_enum)]
-    dataset: Option<DatasetName>,
-    /// Folder for runs (overrides `out_dir`).
+    /// Folder for runs (overrides `out_dir`; eval and predict find the latest run there).
     #[arg(long, global = true)]
     out: Option<PathBuf>,
-    /// Random seed (overrides `seed`).
-    #[arg(long, global = true)]
-    seed: Option<u64>,
-    /// Use only the first N test images.
-    #[arg(long, global = true)]
-    test_limit: Option<usize>,
 }
 
 /// Training options.
 #[derive(Debug, Args, Default)]
 struct TrainArgs {
+    /// Data set (overrides `dataset`).
+    #[arg(long, value_enum)]
+    dataset: Option<DatasetName>,
+    /// Random seed of weights, split and data order (overrides `seed`).
+    #[arg(long)]
+    seed: Option<u64>,
     /// Epochs.
     #[arg(long)]
     epochs: Option<usize>,
@@ -82,21 +86,42 @@ struct TrainArgs {
     /// Use only the first N training images.
     #[arg(long)]
     train_limit: Option<usize>,
-    /// Continue the latest run from its last checkpoint.
+    /// Use only the first N test images.
+    #[arg(long)]
+    test_limit: Option<usize>,
+    /// Continue the latest run from its last checkpoint (a finished run continues into a new
+    /// run folder).
     #[arg(long)]
     resume: bool,
 }
 
 impl TrainArgs {
-    /// These flags, with `other`'s filling the ones not given.
+    /// These flags, with `other`'s filling the ones not given (`--epochs 3 train --lr 1e-3`).
     fn or(&self, other: &TrainArgs) -> TrainArgs {
         TrainArgs {
+            dataset: self.dataset.or(other.dataset),
+            seed: self.seed.or(other.seed),
             epochs: self.epochs.or(other.epochs),
             batch_size: self.batch_size.or(other.batch_size),
             lr: self.lr.or(other.lr),
             train_limit: self.train_limit.or(other.train_limit),
+            test_limit: self.test_limit.or(other.test_limit),
             resume: self.resume || other.resume,
         }
+    }
+
+    /// The flags that were given.
+    fn given(&self) -> Vec<&'static str> {
+        gradlab::cli::given_flags(&[
+            ("--dataset", self.dataset.is_some()),
+            ("--seed", self.seed.is_some()),
+            ("--epochs", self.epochs.is_some()),
+            ("--batch-size", self.batch_size.is_some()),
+            ("--lr", self.lr.is_some()),
+            ("--train-limit", self.train_limit.is_some()),
+            ("--test-limit", self.test_limit.is_some()),
+            ("--resume", self.resume),
+        ])
     }
 }
 
@@ -105,42 +130,47 @@ fn main() -> ExitCode {
 }
 
 fn resolve_config(common: &Common, train: &TrainArgs) -> Result<MnistConfig> {
-    let mut cfg: MnistConfig = common
+    let (mut cfg, mut origins) = common
         .shared
         .load(|c: &mut MnistConfig| (&mut c.backend, &mut c.adapter))?;
-    gradlab::overrides!(cfg;
-        dataset <- common.dataset,
-        out_dir <- common.out.clone(),
-        seed <- common.seed,
-        test_limit <- common.test_limit,
+    gradlab::overrides!(cfg, origins;
+        out_dir <- common.out.clone() => "--out",
+        dataset <- train.dataset,
+        seed <- train.seed,
+        test_limit <- train.test_limit,
         epochs <- train.epochs,
         batch_size <- train.batch_size,
-        learning_rate <- train.lr,
+        learning_rate <- train.lr => "--lr",
         train_limit <- train.train_limit,
     );
-    cfg.validate()?;
+    origins.check(cfg.validate())?;
     Ok(cfg)
 }
 
 fn run(cli: Cli) -> Result<()> {
-    // Training flags may come before or after `train`; those after it win.
+    // Training flags may come before or after `train` (those after it win), and only there.
     let train_args = match &cli.command {
         Some(Command::Train(a)) => a.or(&cli.train),
-        _ => cli.train.or(&TrainArgs::default()),
+        None => cli.train.or(&TrainArgs::default()),
+        Some(Command::Eval { .. }) => {
+            gradlab::cli::refuse_training_flags("eval", &cli.train.given())?;
+            TrainArgs::default()
+        }
+        Some(Command::Predict { .. }) => {
+            gradlab::cli::refuse_training_flags("predict", &cli.train.given())?;
+            TrainArgs::default()
+        }
     };
-    let train_args = &train_args;
-    let cfg = resolve_config(&cli.common, train_args)?;
-    let backend = gradlab::backend::resolve(&cfg.backend_config())?;
-    println!("backend: {}", backend.describe());
+    let cfg = resolve_config(&cli.common, &train_args)?;
+    let resume = train_args.resume;
 
     match cli.command {
         None | Some(Command::Train(_)) => {
+            let backend = gradlab::backend::resolve(&cfg.backend_config())?;
+            println!("backend: {}", backend.describe());
             println!("resolved config:\n{}", gradlab::config::to_toml(&cfg)?);
             let splits = mnist_cnn::data::load(&cfg)?;
-            let opts = TrainOptions {
-                resume: train_args.resume,
-                verbose: true,
-            };
+            let opts = TrainOptions { resume, verbose: true };
             let out = train(&cfg, &backend, &splits, &opts)?;
             println!(
                 "\ntest accuracy {:.2}% (loss {:.4}) on {} images; total {:.1} s",
@@ -149,6 +179,9 @@ fn run(cli: Cli) -> Result<()> {
                 out.test.count,
                 out.seconds
             );
+            if let Some(w) = gradlab::guard::chance_warning(out.test.loss, (10f64).ln(), cfg.learning_rate) {
+                eprintln!("warning: {w}");
+            }
             let d = &out.run_dir;
             println!("model:   {}", out.model_path.display());
             println!("config:  {}", d.join("config.toml").display());
@@ -158,35 +191,47 @@ fn run(cli: Cli) -> Result<()> {
         }
         Some(Command::Eval { model }) => {
             let path = model_path(model, &cfg)?;
-            let model = load_model(&path, &backend.device)?;
-            let splits = mnist_cnn::data::load(&cfg)?;
+            let backend = gradlab::backend::resolve(&cfg.backend_config())?;
+            println!("backend: {}", backend.describe());
+            let loaded = load_model(&path, &backend.device)?;
+            let splits = model_test_split(&loaded, &cfg)?;
             println!("data: {}", splits.description);
-            let r = evaluate(&model, splits.test, 256, &backend.device)?;
+            let r = evaluate(&loaded.model, splits.test, 256, &backend.device)?;
             println!(
                 "model {}: accuracy {:.2}% (loss {:.4}) on {} images\n",
-                path.display(),
+                loaded.path.display(),
                 100.0 * r.accuracy,
                 r.loss,
                 r.count
             );
             print!("{}", r.confusion.to_table());
         }
-        Some(Command::Predict { model, image, index }) => {
+        Some(Command::Predict {
+            model,
+            image,
+            fit,
+            index,
+        }) => {
             let path = model_path(model, &cfg)?;
-            let model = load_model(&path, &backend.device)?;
+            let backend = gradlab::backend::resolve(&cfg.backend_config())?;
+            println!("backend: {}", backend.describe());
+            let loaded = load_model(&path, &backend.device)?;
             let (pixels, truth) = match (image, index) {
                 (Some(file), _) => {
-                    let img = read_digit_image(&file)?;
+                    let img = read_digit_image(&file, fit)?;
                     for note in &img.notes {
                         println!("note: {}: {note}", file.display());
+                    }
+                    for warning in &img.warnings {
+                        eprintln!("warning: {}: {warning}", file.display());
                     }
                     (img.pixels, None)
                 }
                 (None, Some(i)) => {
-                    let splits = mnist_cnn::data::load(&cfg)?;
+                    let splits = model_test_split(&loaded, &cfg)?;
                     if i >= splits.test.len() {
                         bail!(
-                            "--index {i} is out of range: the test set has {} images",
+                            "--index {i} is out of range: the model's test split has {} images",
                             splits.test.len()
                         );
                     }
@@ -195,7 +240,7 @@ fn run(cli: Cli) -> Result<()> {
                 }
                 (None, None) => bail!("give --image FILE or --index N"),
             };
-            let probs = predict(&model, &pixels, &backend.device)?;
+            let probs = predict(&loaded.model, &pixels, &backend.device)?;
             let best = (0..probs.len())
                 .max_by(|&a, &b| probs[a].total_cmp(&probs[b]))
                 .unwrap_or(0);
@@ -213,6 +258,19 @@ fn run(cli: Cli) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The data `loaded` was trained on, split as in its training run (whatever the current
+/// config says about data set, seed and limits); a note names each setting that differs.
+fn model_test_split(loaded: &LoadedModel, cfg: &MnistConfig) -> Result<mnist_cnn::data::Splits> {
+    let (eval_cfg, changed) = loaded.info.eval_config(cfg);
+    if !changed.is_empty() {
+        println!(
+            "note: scoring the model on the test split it was trained with: {}",
+            changed.join(", ")
+        );
+    }
+    mnist_cnn::data::load(&eval_cfg)
 }
 
 fn model_path(given: Option<PathBuf>, cfg: &MnistConfig) -> Result<PathBuf> {

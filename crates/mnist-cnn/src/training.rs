@@ -16,15 +16,15 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Int, Tensor};
 use gradlab::ResolvedBackend;
-use gradlab::checkpoint::{load_checkpoint, save_checkpoint, save_module};
+use gradlab::checkpoint::{load_checkpoint, save_checkpoint};
 use gradlab::report::{EpochMetrics, plot_curves, write_metrics, write_run_report};
 use gradlab::runs::{latest_run, new_run_dir};
 use serde::{Deserialize, Serialize};
 
 use crate::config::MnistConfig;
 use crate::data::{MnistBatcher, Splits};
-use crate::inference::{EvalResult, evaluate};
-use crate::model::Cnn;
+use crate::inference::{EvalResult, evaluate, save_model};
+use crate::model::{Cnn, NUM_CLASSES};
 
 /// How to run `train`.
 #[derive(Debug, Clone, Default)]
@@ -57,6 +57,19 @@ pub struct TrainOutcome {
 struct LoopState {
     history: Vec<EpochMetrics>,
     config: MnistConfig,
+    /// The finished run this one continues, if any.
+    #[serde(default)]
+    parent: Option<Parent>,
+}
+
+/// The finished run a `--resume` with more epochs continued from (recorded in the new run's
+/// checkpoints and `report.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Parent {
+    /// Its run folder.
+    pub run: String,
+    /// The epoch it had finished.
+    pub after_epoch: usize,
 }
 
 /// The Adam optimizer of the seed (Keras's `epsilon = 1e-7`).
@@ -78,30 +91,68 @@ pub fn train(
         }
     };
     let out_dir = &cfg.out_dir;
+    let device = backend.device.clone().autodiff();
+    let mut model = gradlab::seeded(&device, cfg.seed, || Cnn::new(&device)).with_fast_path(cfg.fast_path);
+    let mut optim = optimizer();
+    let mut history = Vec::new();
+    let mut first_epoch = 1;
+    let mut parent = None;
+    // Everything a resume needs is checked before anything is written.
     let run_dir = if opts.resume {
-        latest_run(out_dir)?
+        let latest = latest_run(out_dir)?;
+        let (m, o, index) = load_checkpoint::<_, LoopState>(&latest.join("checkpoint"), model, optim)?;
+        check_resumable(&index.state.config, cfg)?;
+        let finished = latest.join("model.bpk").exists();
+        if finished && index.epoch >= cfg.epochs {
+            bail!(
+                "cannot resume: {} finished its {} epochs; to train it further, resume with `--epochs` above {} \
+                 (the continuation goes into a new run folder)",
+                latest.display(),
+                index.epoch,
+                index.epoch
+            );
+        }
+        model = m;
+        optim = o;
+        history = index.state.history;
+        first_epoch = index.epoch + 1;
+        if finished {
+            // A finished run keeps its model, metrics and report: continue in a new folder.
+            let dir = new_run_dir(out_dir)?;
+            say(format!(
+                "continuing the finished run {} after epoch {} in a new run folder",
+                latest.display(),
+                index.epoch
+            ));
+            parent = Some(Parent {
+                run: latest.display().to_string(),
+                after_epoch: index.epoch,
+            });
+            dir
+        } else {
+            say(format!("resuming {} after epoch {}", latest.display(), index.epoch));
+            parent = index.state.parent;
+            latest
+        }
     } else {
         new_run_dir(out_dir)?
     };
     let ckpt_dir = run_dir.join("checkpoint");
     gradlab::config::save_resolved(cfg, &run_dir)?;
-
-    let device = backend.device.clone().autodiff();
+    let checkpoint = |epoch: usize, model: &Cnn, optim: &ModuleOptimizer, history: &[EpochMetrics]| {
+        let state = LoopState {
+            history: history.to_vec(),
+            config: cfg.clone(),
+            parent: parent.clone(),
+        };
+        save_checkpoint(&ckpt_dir, epoch, model.clone(), optim, state)
+    };
+    if parent.is_some() && !ckpt_dir.join("checkpoint.json").exists() {
+        // The continuation starts from its parent's checkpoint, so it is resumable at once.
+        checkpoint(first_epoch - 1, &model, &optim, &history)?;
+    }
     if cfg.fast_path && fastconv::memory::keep_freed_memory() {
         say("fast path: freed memory is kept for reuse (glibc malloc thresholds raised)".into());
-    }
-    let mut model = gradlab::seeded(&device, cfg.seed, || Cnn::new(&device)).with_fast_path(cfg.fast_path);
-    let mut optim = optimizer();
-    let mut history = Vec::new();
-    let mut first_epoch = 1;
-    if opts.resume {
-        let (m, o, index) = load_checkpoint::<_, LoopState>(&ckpt_dir, model, optim)?;
-        check_resumable(&index.state.config, cfg)?;
-        model = m;
-        optim = o;
-        history = index.state.history;
-        first_epoch = index.epoch + 1;
-        say(format!("resuming {} after epoch {}", run_dir.display(), index.epoch));
     }
     say(model.summary(&device));
     say(format!("data: {}", splits.description));
@@ -148,12 +199,12 @@ pub fn train(
         let train_accuracy = correct.into_scalar::<i64>() as f64 / seen.max(1) as f64;
         let seconds = t0.elapsed().as_secs_f64();
         bar.finish_and_clear();
-        if !train_loss.is_finite() {
-            bail!(
-                "epoch {epoch}: the training loss is {train_loss}; lower `learning_rate` (now {})",
-                cfg.learning_rate
-            );
-        }
+        gradlab::guard::check_loss(
+            &format!("epoch {epoch}"),
+            train_loss,
+            (NUM_CLASSES as f64).ln(),
+            cfg.learning_rate,
+        )?;
         let eval = evaluate(&model.valid(), splits.test.clone(), 256, &device)?;
         let m = EpochMetrics {
             epoch,
@@ -164,7 +215,7 @@ pub fn train(
             seconds,
             items_per_second: seen as f64 / seconds,
         };
-        say(format!(
+        let line = format!(
             "epoch {epoch}/{}  train loss {:.4} acc {:.2}%  valid loss {:.4} acc {:.2}%  {:.1} s  {:.0} img/s",
             cfg.epochs,
             m.train_loss,
@@ -173,18 +224,11 @@ pub fn train(
             100.0 * m.valid_accuracy,
             m.seconds,
             m.items_per_second
-        ));
+        );
         history.push(m);
-        save_checkpoint(
-            &ckpt_dir,
-            epoch,
-            model.clone(),
-            &optim,
-            LoopState {
-                history: history.clone(),
-                config: cfg.clone(),
-            },
-        )?;
+        // The epoch's line appears once its checkpoint is on disk: an epoch shown is kept.
+        checkpoint(epoch, &model, &optim, &history)?;
+        say(line);
         last_eval = Some(eval);
     }
 
@@ -192,8 +236,7 @@ pub fn train(
         Some(e) => e,
         None => evaluate(&model.valid(), splits.test.clone(), 256, &device)?,
     };
-    let model_path = run_dir.join("model.bpk");
-    save_module(model.clone(), &model_path)?;
+    let model_path = save_model(&run_dir, &model, cfg, &splits.description)?;
     write_metrics(&run_dir, &history)?;
     plot_curves(&run_dir.join("curves.svg"), "mnist-cnn: seed CNN", &history)?;
     let seconds = started.elapsed().as_secs_f64();
@@ -206,6 +249,7 @@ pub fn train(
             "data": splits.description,
             "parameters": model.num_params(),
             "config": cfg,
+            "parent": parent,
             "epochs": history,
             "test": test,
             "seconds": seconds,
@@ -238,6 +282,8 @@ fn check_resumable(saved: &MnistConfig, now: &MnistConfig) -> Result<()> {
             saved.train_limit.to_string(),
             now.train_limit.to_string(),
         ),
+        ("test_limit", saved.test_limit.to_string(), now.test_limit.to_string()),
+        ("fast_path", saved.fast_path.to_string(), now.fast_path.to_string()),
     ];
     let diffs: Vec<String> = pairs
         .iter()

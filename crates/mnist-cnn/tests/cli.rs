@@ -34,8 +34,13 @@ fn config_errors_name_the_file_key_and_value() {
     fails_with(&["--config", "backend.toml"], d, &["backend.toml", "cuda"]);
     std::fs::write(d.join("type.toml"), "epochs = \"five\"\n").unwrap();
     fails_with(&["--config", "type.toml"], d, &["type.toml", "epochs"]);
-    std::fs::write(d.join("range.toml"), "batch_size = 0\n").unwrap();
-    fails_with(&["--config", "range.toml"], d, &["`batch_size` = 0 is out of range"]);
+    std::fs::write(d.join("range.toml"), "epochs = 2\nbatch_size = 0\n").unwrap();
+    // The error names the layer that set the value: the file and line, or the flag.
+    fails_with(
+        &["--config", "range.toml"],
+        d,
+        &["range.toml line 2: config: `batch_size` = 0 is out of range"],
+    );
     std::fs::write(d.join("adapter.toml"), "adapter = \"gpu9\"\n").unwrap();
     fails_with(
         &["--config", "adapter.toml"],
@@ -44,8 +49,12 @@ fn config_errors_name_the_file_key_and_value() {
     );
     fails_with(&["--config", "missing.toml"], d, &["missing.toml"]);
     fails_with(&["--backend", "tpu"], d, &["tpu", "flex"]);
-    fails_with(&["--lr=-1"], d, &["`learning_rate` = -1 is out of range"]);
-    fails_with(&["train", "--epochs", "0"], d, &["`epochs` = 0 is out of range"]);
+    fails_with(&["--lr=-1"], d, &["--lr: config: `learning_rate` = -1 is out of range"]);
+    fails_with(
+        &["--config", "range.toml", "train", "--epochs", "0", "--batch-size", "8"],
+        d,
+        &["--epochs: config: `epochs` = 0 is out of range"],
+    );
     fails_with(&["--adapter", "discrete:x"], d, &["bad adapter"]);
 }
 
@@ -116,6 +125,8 @@ fn tiny_train_eval_predict_round_trip() {
         "{saved}"
     );
 
+    // eval and predict take the test limit from the model (100), not from a flag.
+    let common = ["--backend", "flex", "--out", "runs"];
     let mut eval: Vec<&str> = common.to_vec();
     eval.push("eval");
     let o = mnist_cnn(&eval, d);
@@ -142,4 +153,209 @@ fn tiny_train_eval_predict_round_trip() {
     let o = mnist_cnn(&train, d);
     assert!(o.status.success(), "{}", text(&o));
     assert!(d.join("runs/run-001/model.bpk").exists() && d.join("runs/run-002/model.bpk").exists());
+}
+
+#[test]
+fn a_flag_is_accepted_only_where_it_has_an_effect() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let exe = env!("CARGO_BIN_EXE_mnist-cnn");
+    gradlab_testkit::assert_refused(
+        exe,
+        &[
+            &["eval", "--epochs", "3"],
+            &["eval", "--seed", "7"],
+            &["predict", "--index", "0", "--lr", "1"],
+            &["predict", "--index", "0", "--dataset", "mnist"],
+            &["--epochs", "2", "eval"],
+            &["predict", "--index", "0", "--fit", "mnist"],
+        ],
+        d,
+    );
+    for sub in ["eval", "predict"] {
+        let training = [
+            "--epochs",
+            "--lr",
+            "--batch-size",
+            "--seed",
+            "--train-limit",
+            "--resume",
+        ];
+        let help = gradlab_testkit::help_without(exe, sub, &training, d);
+        assert!(help.contains("--model") && help.contains("--backend"), "{help}");
+    }
+    let help = text(&mnist_cnn(&["train", "--help"], d));
+    assert!(
+        help.contains("--epochs") && help.contains("--seed") && !help.contains("--image"),
+        "{help}"
+    );
+}
+
+/// `test accuracy X% (loss Y)` of a training run, or `accuracy X% (loss Y)` of an eval.
+fn accuracy_and_loss(t: &str) -> String {
+    let at = t.find("accuracy ").unwrap_or_else(|| panic!("no accuracy in:\n{t}"));
+    t[at..].split(") ").next().unwrap().to_string()
+}
+
+#[test]
+fn eval_and_predict_use_the_models_own_split_whatever_the_flags_say() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let o = mnist_cnn(
+        &[
+            "--backend",
+            "flex",
+            "--out",
+            "runs",
+            "train",
+            "--seed",
+            "7",
+            "--epochs",
+            "1",
+            "--train-limit",
+            "320",
+            "--test-limit",
+            "150",
+        ],
+        d,
+    );
+    let trained = text(&o);
+    assert!(o.status.success(), "{trained}");
+    let at_end = accuracy_and_loss(&trained[trained.find("test accuracy").unwrap()..]);
+
+    // Default flags say seed 42 and no test limit; the model was trained on seed 7's split.
+    let o = mnist_cnn(&["--backend", "flex", "--out", "runs", "eval"], d);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(
+        t.contains("note: scoring the model on the test split it was trained with"),
+        "{t}"
+    );
+    assert!(t.contains("`seed` = 7 (the model's), not 42"), "{t}");
+    assert_eq!(accuracy_and_loss(&t[t.find("model ").unwrap()..]), at_end, "{t}");
+    assert!(t.contains("on 150 images"), "{t}");
+
+    // The model folder carries what it was trained on.
+    let info: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("runs/run-001/model.json")).unwrap()).unwrap();
+    assert_eq!(info["format"], "gradlab-mnist-cnn/1");
+    assert_eq!(info["config"]["seed"], 7);
+    assert_eq!(info["config"]["test_limit"], 150);
+    assert_eq!(info["config"]["fast_path"], true);
+
+    // predict --index counts in the same split (150 images: index 150 is out of range).
+    let o = mnist_cnn(&["--backend", "flex", "--out", "runs", "predict", "--index", "150"], d);
+    assert!(
+        !o.status.success() && text(&o).contains("the model's test split has 150 images"),
+        "{}",
+        text(&o)
+    );
+    // --model takes the run folder too.
+    let o = mnist_cnn(&["--backend", "flex", "eval", "--model", "runs/run-001"], d);
+    assert!(o.status.success() && text(&o).contains(&at_end), "{}", text(&o));
+}
+
+#[test]
+fn a_diverging_run_stops_with_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let o = mnist_cnn(
+        &[
+            "--backend",
+            "flex",
+            "--out",
+            "runs",
+            "--lr",
+            "10",
+            "--epochs",
+            "3",
+            "--train-limit",
+            "640",
+            "--test-limit",
+            "100",
+        ],
+        d,
+    );
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "a diverged run must fail:\n{t}");
+    assert!(t.contains("diverged") && t.contains("learning_rate"), "{t}");
+    assert!(!t.contains("panicked"), "{t}");
+    assert!(
+        !d.join("runs/run-001/model.bpk").exists(),
+        "no model is saved from a diverged run"
+    );
+}
+
+/// SIGINT (Ctrl-C) in the middle of a real training run, then `--resume`: the final figures
+/// are those of a run that was never interrupted.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_mid_epoch_then_resume_ends_where_an_uninterrupted_run_ends() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let args = |out: &str| -> Vec<String> {
+        [
+            "--backend",
+            "flex",
+            "--out",
+            out,
+            "train",
+            "--epochs",
+            "3",
+            "--train-limit",
+            "1600",
+            "--test-limit",
+            "200",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let straight = mnist_cnn(&args("straight").iter().map(String::as_str).collect::<Vec<_>>(), d);
+    let straight = text(&straight);
+    let expected = accuracy_and_loss(&straight[straight.find("test accuracy").unwrap()..]);
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mnist-cnn"))
+        .args(args("interrupted"))
+        .current_dir(d)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // The first epoch's line: epoch 2 has just begun.
+    let seen: Vec<String> = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .take_while(|l| !l.starts_with("epoch 1/3"))
+        .collect();
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    assert!(!exit.success(), "the run ended before the signal: {seen:?}");
+    let run = d.join("interrupted/run-001");
+    assert!(!run.join("model.bpk").exists(), "interrupted before the end");
+    assert!(
+        run.join("checkpoint/checkpoint.json").exists(),
+        "the first epoch's checkpoint is there"
+    );
+
+    let mut resume = args("interrupted");
+    resume.push("--resume".into());
+    let o = mnist_cnn(&resume.iter().map(String::as_str).collect::<Vec<_>>(), d);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains("resuming") && t.contains("after epoch"), "{t}");
+    assert_eq!(
+        accuracy_and_loss(&t[t.find("test accuracy").unwrap()..]),
+        expected,
+        "{t}"
+    );
+    assert!(run.join("model.bpk").exists());
 }

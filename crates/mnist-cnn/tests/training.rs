@@ -6,6 +6,7 @@ mod common;
 use burn::module::Module;
 use common::{backend, small_config};
 use gradlab::BackendName;
+use mnist_cnn::config::MnistConfig;
 use mnist_cnn::inference::evaluate;
 use mnist_cnn::model::Cnn;
 use mnist_cnn::training::{TrainOptions, train};
@@ -108,4 +109,74 @@ fn outputs(model: &Cnn) -> Vec<f32> {
     let device = burn::tensor::Device::flex();
     let x = burn::tensor::Tensor::<4>::ones([2, 1, 28, 28], &device).mul_scalar(0.5);
     model.valid().forward(x).into_data().iter::<f32>().collect()
+}
+
+#[test]
+fn a_refused_resume_writes_nothing_and_a_finished_run_continues_into_a_new_folder() {
+    let b = backend(BackendName::Flex);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = small_config(BackendName::Flex, 96, 50, dir.path());
+    let splits = mnist_cnn::data::load(&cfg).unwrap();
+    let first = train(&cfg, &b, &splits, &TrainOptions::default()).unwrap();
+    let run = first.run_dir.clone();
+    let files = ["config.toml", "model.bpk", "model.json", "report.json", "metrics.csv"];
+    let before: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(run.join(f)).unwrap()).collect();
+
+    // Settings that shape the run (now including test_limit and fast_path) are refused, and the
+    // refusal leaves the run folder as it was.
+    for (what, changed) in [
+        (
+            "`test_limit` was 50, now 40",
+            MnistConfig {
+                test_limit: 40,
+                epochs: 2,
+                ..cfg.clone()
+            },
+        ),
+        (
+            "`fast_path` was true, now false",
+            MnistConfig {
+                fast_path: false,
+                epochs: 2,
+                ..cfg.clone()
+            },
+        ),
+        (
+            "`batch_size` was 32, now 16",
+            MnistConfig {
+                batch_size: 16,
+                epochs: 2,
+                ..cfg.clone()
+            },
+        ),
+    ] {
+        let err = train(&changed, &b, &splits, &RESUME).unwrap_err();
+        assert!(format!("{err:#}").contains(what), "{err:#}");
+    }
+    // A finished run asked for no more epochs is refused too.
+    let err = train(&cfg, &b, &splits, &RESUME).unwrap_err();
+    assert!(format!("{err:#}").contains("finished its 1 epochs"), "{err:#}");
+    let after: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(run.join(f)).unwrap()).collect();
+    assert!(before == after, "a refused resume changed the run folder");
+    assert!(!dir.path().join("run-002").exists());
+
+    // More epochs: the finished run is kept as it is; the continuation is a new run folder
+    // that records its parent and is itself resumable from the start.
+    let more = MnistConfig {
+        epochs: 2,
+        ..cfg.clone()
+    };
+    let cont = train(&more, &b, &splits, &RESUME).unwrap();
+    assert_eq!(cont.run_dir, dir.path().join("run-002"));
+    assert_eq!(cont.history.len(), 2);
+    assert_eq!(cont.history[0].epoch, 1);
+    let after: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(run.join(f)).unwrap()).collect();
+    assert!(before == after, "continuing a finished run changed it");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(cont.run_dir.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["parent"]["after_epoch"], 1);
+    assert!(
+        report["parent"]["run"].as_str().unwrap().ends_with("run-001"),
+        "{report}"
+    );
 }

@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Result, bail};
-use gradlab::config::check_range;
+use anyhow::Result;
+use gradlab::config::{check_range, invalid};
 use gradlab::{AdapterChoice, BackendConfig, BackendName};
 use serde::{Deserialize, Serialize};
 
@@ -83,11 +83,15 @@ impl Default for RnnConfig {
     }
 }
 
+/// The largest hidden size a config or a model file may ask for: Whh alone is `hidden²` f64
+/// values (128 MiB at 4,096) in the manual engine.
+pub const MAX_HIDDEN: usize = 4096;
+
 impl RnnConfig {
     /// Check every value; errors name the key and the value.
     pub fn validate(&self) -> Result<()> {
         check_range("valid_fraction", self.valid_fraction, 0.001, 0.9)?;
-        check_range("hidden", self.hidden, 1, 16_384)?;
+        check_range("hidden", self.hidden, 1, MAX_HIDDEN)?;
         check_range("seq_length", self.seq_length, 1, 100_000)?;
         check_range("batch_size", self.batch_size, 1, 65_536)?;
         check_range("learning_rate", self.learning_rate, 1e-12, 100.0)?;
@@ -97,10 +101,13 @@ impl RnnConfig {
         check_range("eval_every", self.eval_every, 1, usize::MAX)?;
         check_range("sample_len", self.sample_len, 0, 1_000_000)?;
         if self.engine == Engine::Manual && self.batch_size != 1 {
-            bail!(
-                "config: `batch_size` = {} needs `engine = \"burn\"`; the manual engine is min-char-rnn (one stream)",
-                self.batch_size
-            );
+            return Err(invalid(
+                "batch_size",
+                format!(
+                    "config: `batch_size` = {} needs `engine = \"burn\"`; the manual engine is min-char-rnn (one stream)",
+                    self.batch_size
+                ),
+            ));
         }
         Ok(())
     }

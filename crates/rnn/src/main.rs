@@ -15,6 +15,8 @@ use rnn::manual::{Params, normal};
 use rnn::training::{load_model, train};
 
 /// The seed's Elman RNN with backpropagation through time, on the backend a config names.
+///
+/// Training options go after `train` or, with no subcommand, directly.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Cli {
@@ -22,14 +24,27 @@ struct Cli {
     command: Option<Command>,
     #[command(flatten)]
     common: Common,
+    #[command(flatten)]
+    train: TrainArgs,
 }
+
+/// Most characters `sample` generates in one call.
+const MAX_SAMPLE_LEN: usize = 1_000_000;
+/// Longest sequence `gradients` follows back through time.
+const MAX_GRADIENT_STEPS: usize = 100_000;
+/// Most Whh scales `gradients` compares.
+const MAX_SCALES: usize = 20;
 
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Train the character model on Pride and Prejudice (the default).
-    Train,
+    Train(TrainArgs),
     /// The seed's single forward step: input 2, hidden 3, output 2, weights ~ N(0, 0.01²).
-    Forward,
+    Forward {
+        /// Random seed of the weights and the input (overrides `seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+    },
     /// Generate text from a saved model.
     Sample {
         /// Model folder (default: the latest run's model/).
@@ -38,24 +53,31 @@ enum Command {
         /// Text to start from.
         #[arg(long, default_value = "It is a truth")]
         prime: String,
-        /// Characters to generate.
+        /// Characters to generate (at most 1,000,000).
         #[arg(long, default_value_t = 300)]
         len: usize,
         /// Softmax temperature (> 0; below 1 is more conservative).
         #[arg(long, default_value_t = 0.8, allow_negative_numbers = true)]
         temperature: f64,
+        /// Random seed of the sampling (overrides `seed`).
+        #[arg(long)]
+        seed: Option<u64>,
     },
-    /// ‖∂L/∂h_t‖ for every step of a long sequence, for several scales of Whh.
+    /// ‖∂L/∂h_t‖ for every step of a long sequence, for several scales of Whh; writes a run
+    /// folder `<out_dir>/gradients/run-NNN/`.
     Gradients {
-        /// Sequence length.
+        /// Sequence length (at most 100,000).
         #[arg(long, default_value_t = 100)]
         steps: usize,
-        /// Scales of Whh (about its spectral radius).
+        /// Scales of Whh (about its spectral radius; at most 20).
         #[arg(long, value_delimiter = ',', default_value = "0.5,0.9,1.0,1.5,3.0")]
         scales: Vec<f64>,
-        /// Write gradients.csv and gradients.svg here (default: `<out_dir>`).
+        /// Random seed of the weights (overrides `seed`).
         #[arg(long)]
-        plot_dir: Option<PathBuf>,
+        seed: Option<u64>,
+        /// The corpus file (overrides `data_file`).
+        #[arg(long)]
+        data: Option<PathBuf>,
     },
 }
 
@@ -64,54 +86,110 @@ enum Command {
 struct Common {
     #[command(flatten)]
     shared: CommonArgs,
-    /// `manual` (hand BPTT, f64 CPU) or `burn` (autodiff on the backend) (overrides `engine`).
-    #[arg(long, global = true, value_enum)]
-    engine: Option<Engine>,
-    /// Folder for runs (overrides `out_dir`).
+    /// Folder for runs (overrides `out_dir`; sample finds the latest run there).
     #[arg(long, global = true)]
     out: Option<PathBuf>,
+}
+
+/// Training options.
+#[derive(Debug, Args, Default)]
+struct TrainArgs {
+    /// `manual` (hand BPTT, f64 CPU) or `burn` (autodiff on the backend) (overrides `engine`).
+    #[arg(long, value_enum)]
+    engine: Option<Engine>,
     /// Random seed (overrides `seed`).
-    #[arg(long, global = true)]
+    #[arg(long)]
     seed: Option<u64>,
     /// Passes over the training text (overrides `epochs`).
-    #[arg(long, global = true)]
+    #[arg(long)]
     epochs: Option<usize>,
     /// Parallel streams for the burn engine (overrides `batch_size`).
-    #[arg(long, global = true)]
+    #[arg(long)]
     batch_size: Option<usize>,
     /// Use only the first N characters (overrides `limit`).
-    #[arg(long, global = true)]
+    #[arg(long)]
     limit: Option<usize>,
     /// The corpus file (overrides `data_file`).
-    #[arg(long, global = true)]
+    #[arg(long)]
     data: Option<PathBuf>,
+}
+
+impl TrainArgs {
+    /// These flags, with `other`'s filling the ones not given.
+    fn or(&self, other: &TrainArgs) -> TrainArgs {
+        TrainArgs {
+            engine: self.engine.or(other.engine),
+            seed: self.seed.or(other.seed),
+            epochs: self.epochs.or(other.epochs),
+            batch_size: self.batch_size.or(other.batch_size),
+            limit: self.limit.or(other.limit),
+            data: self.data.clone().or_else(|| other.data.clone()),
+        }
+    }
+
+    /// The flags that were given.
+    fn given(&self) -> Vec<&'static str> {
+        gradlab::cli::given_flags(&[
+            ("--engine", self.engine.is_some()),
+            ("--seed", self.seed.is_some()),
+            ("--epochs", self.epochs.is_some()),
+            ("--batch-size", self.batch_size.is_some()),
+            ("--limit", self.limit.is_some()),
+            ("--data", self.data.is_some()),
+        ])
+    }
 }
 
 fn main() -> ExitCode {
     gradlab::exit_code(run(Cli::parse()))
 }
 
-fn resolve_config(common: &Common) -> Result<RnnConfig> {
-    let mut cfg: RnnConfig = common
+fn resolve_config(cli: &Cli) -> Result<RnnConfig> {
+    let (mut cfg, mut origins) = cli
+        .common
         .shared
         .load(|c: &mut RnnConfig| (&mut c.backend, &mut c.adapter))?;
-    gradlab::overrides!(cfg;
-        engine <- common.engine,
-        out_dir <- common.out.clone(),
-        seed <- common.seed,
-        epochs <- common.epochs,
-        batch_size <- common.batch_size,
-        limit <- common.limit,
-        data_file <- common.data.clone(),
-    );
-    cfg.validate()?;
+    gradlab::overrides!(cfg, origins; out_dir <- cli.common.out.clone() => "--out");
+    let subcommand = match &cli.command {
+        Some(Command::Forward { .. }) => Some("forward"),
+        Some(Command::Sample { .. }) => Some("sample"),
+        Some(Command::Gradients { .. }) => Some("gradients"),
+        _ => None,
+    };
+    if let Some(name) = subcommand {
+        gradlab::cli::refuse_training_flags(name, &cli.train.given())?;
+    }
+    match &cli.command {
+        Some(Command::Train(_)) | None => {
+            // Training flags may come before or after `train` (those after it win).
+            let t = match &cli.command {
+                Some(Command::Train(t)) => t.or(&cli.train),
+                _ => cli.train.or(&TrainArgs::default()),
+            };
+            gradlab::overrides!(cfg, origins;
+                engine <- t.engine,
+                seed <- t.seed,
+                epochs <- t.epochs,
+                batch_size <- t.batch_size,
+                limit <- t.limit,
+                data_file <- t.data.clone() => "--data",
+            );
+        }
+        Some(Command::Forward { seed }) | Some(Command::Sample { seed, .. }) => {
+            gradlab::overrides!(cfg, origins; seed <- *seed);
+        }
+        Some(Command::Gradients { seed, data, .. }) => {
+            gradlab::overrides!(cfg, origins; seed <- *seed, data_file <- data.clone() => "--data");
+        }
+    }
+    origins.check(cfg.validate())?;
     Ok(cfg)
 }
 
 fn run(cli: Cli) -> Result<()> {
-    let cfg = resolve_config(&cli.common)?;
+    let cfg = resolve_config(&cli)?;
     match cli.command {
-        None | Some(Command::Train) => {
+        None | Some(Command::Train(_)) => {
             // The manual engine never touches a burn backend; resolving flex for it is free
             // (no GPU probing).
             let backend_cfg = match cfg.engine {
@@ -142,13 +220,18 @@ fn run(cli: Cli) -> Result<()> {
             println!("plot:    {}", d.join("loss.svg").display());
             println!("report:  {}", d.join("report.json").display());
         }
-        Some(Command::Forward) => forward(&cfg)?,
+        Some(Command::Forward { .. }) => forward(&cfg)?,
         Some(Command::Sample {
             model,
             prime,
             len,
             temperature,
+            ..
         }) => {
+            ensure!(
+                len <= MAX_SAMPLE_LEN,
+                "--len {len} is out of range (allowed 0 ..= {MAX_SAMPLE_LEN} characters)"
+            );
             let path = match model {
                 Some(p) => p,
                 None => gradlab::runs::latest_file(&cfg.out_dir, "model/model.json")?,
@@ -157,11 +240,7 @@ fn run(cli: Cli) -> Result<()> {
             let text = rnn::sample::sample(&m.params, &m.vocab, &prime, len, temperature, cfg.seed)?;
             println!("{text}");
         }
-        Some(Command::Gradients {
-            steps,
-            scales,
-            plot_dir,
-        }) => gradients(&cfg, steps, &scales, plot_dir)?,
+        Some(Command::Gradients { steps, scales, .. }) => gradients(&cfg, steps, &scales)?,
     }
     Ok(())
 }
@@ -201,11 +280,14 @@ fn forward(cfg: &RnnConfig) -> Result<()> {
 }
 
 /// Print and plot ‖∂L/∂h_t‖ through time.
-fn gradients(cfg: &RnnConfig, steps: usize, scales: &[f64], plot_dir: Option<PathBuf>) -> Result<()> {
-    ensure!(steps >= 2, "--steps must be at least 2");
+fn gradients(cfg: &RnnConfig, steps: usize, scales: &[f64]) -> Result<()> {
     ensure!(
-        !scales.is_empty() && scales.iter().all(|s| s.is_finite() && *s >= 0.0),
-        "--scales must be non-negative numbers"
+        (2..=MAX_GRADIENT_STEPS).contains(&steps),
+        "--steps {steps} is out of range (allowed 2 ..= {MAX_GRADIENT_STEPS})"
+    );
+    ensure!(
+        (1..=MAX_SCALES).contains(&scales.len()) && scales.iter().all(|s| s.is_finite() && *s >= 0.0),
+        "--scales must be 1 to {MAX_SCALES} non-negative numbers"
     );
     let corpus = rnn::data::load(&gradlab::locate(&cfg.data_file), cfg.valid_fraction, cfg.limit)?;
     ensure!(
@@ -241,8 +323,8 @@ fn gradients(cfg: &RnnConfig, steps: usize, scales: &[f64], plot_dir: Option<Pat
         }
         println!();
     }
-    let dir = plot_dir.unwrap_or_else(|| cfg.out_dir.clone());
-    std::fs::create_dir_all(&dir)?;
+    // A run folder of its own, so an earlier table and plot are never overwritten.
+    let dir = gradlab::runs::new_run_dir(&cfg.out_dir.join("gradients"))?;
     let mut csv = String::from("steps_back");
     for s in scales {
         csv.push_str(&format!(",scale_{s}"));

@@ -20,7 +20,7 @@ use gradlab::ResolvedBackend;
 use gradlab::report::{Line, plot_lines, write_json, write_run_report};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Engine, RnnConfig};
+use crate::config::{Engine, MAX_HIDDEN, RnnConfig};
 use crate::data::{Corpus, Vocab};
 use crate::manual::{self, Params};
 use crate::model::CharRnn;
@@ -68,7 +68,7 @@ pub struct CharModel {
 /// Save weights and vocabulary into the folder `dir` (`model.bpk`, then `model.json`).
 pub fn save_model(dir: &Path, params: &Params, vocab: &Vocab) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let device = Device::flex();
+    let device = gradlab::backend::host_device();
     gradlab::checkpoint::save_module(
         CharRnn::from_params(params, &device, DType::F32),
         &dir.join("model.bpk"),
@@ -86,7 +86,10 @@ pub fn load_model(path: &Path) -> Result<CharModel> {
     let (dir, m): (PathBuf, Manifest) = gradlab::checkpoint::read_model_manifest(path, "an rnn model", FORMAT)?;
     let jp = dir.join("model.json");
     let vocab = Vocab::from_chars(m.vocab).with_context(|| jp.display().to_string())?;
-    let device = Device::flex();
+    // The file decides how much memory the model takes: bound it as the config bounds `hidden`.
+    gradlab::config::check_range("hidden", m.hidden, 1, MAX_HIDDEN)
+        .with_context(|| format!("{}: not a model gradlab can load", jp.display()))?;
+    let device = gradlab::backend::host_device();
     let cell =
         gradlab::checkpoint::load_module(CharRnn::zeros(m.hidden, vocab.len(), &device), &dir.join("model.bpk"))?;
     Ok(CharModel {
@@ -235,12 +238,13 @@ pub fn train(cfg: &RnnConfig, backend: &ResolvedBackend, corpus: &Corpus, verbos
                 loss_value
             }
         };
-        if !loss.is_finite() {
-            bail!(
-                "step {step}: the loss is {loss}; lower `learning_rate` (now {})",
-                cfg.learning_rate
-            );
-        }
+        // `loss` sums the chunk's t_len characters.
+        gradlab::guard::check_loss(
+            &format!("step {step}"),
+            loss / t_len as f64,
+            (corpus.vocab.len() as f64).ln(),
+            cfg.learning_rate,
+        )?;
         smooth = 0.999 * smooth + 0.001 * loss;
         bar.inc(1);
         if step % 100 == 0 && !bar.is_hidden() {

@@ -25,8 +25,11 @@ fn fails_with(args: &[&str], cwd: &Path, needle: &str) {
     );
 }
 
-fn short_run(engine: Engine, backend: BackendName, out: &Path) -> rnn::training::TrainOutcome {
-    let cfg = RnnConfig {
+/// How far below the unigram model's loss a trained model must be (nats per character).
+const LEARNS_MARGIN: f64 = 0.3;
+
+fn short_config(engine: Engine, backend: BackendName, out: &Path) -> RnnConfig {
+    RnnConfig {
         engine,
         backend,
         hidden: 32,
@@ -36,7 +39,11 @@ fn short_run(engine: Engine, backend: BackendName, out: &Path) -> rnn::training:
         eval_every: 40,
         out_dir: out.to_path_buf(),
         ..RnnConfig::default()
-    };
+    }
+}
+
+fn short_run(engine: Engine, backend: BackendName, out: &Path) -> rnn::training::TrainOutcome {
+    let cfg = short_config(engine, backend, out);
     cfg.validate().unwrap();
     let backend = gradlab_testkit::backend(backend);
     let corpus = load(
@@ -48,33 +55,84 @@ fn short_run(engine: Engine, backend: BackendName, out: &Path) -> rnn::training:
     train(&cfg, &backend, &corpus, false).unwrap()
 }
 
-fn assert_learns(out: &rnn::training::TrainOutcome, v: usize) {
+/// What a unigram model scores on the validation text: its cross-entropy against the
+/// training text's character frequencies (add-one smoothed), in nats per character.
+fn unigram_loss(corpus: &rnn::data::Corpus) -> f64 {
+    let v = corpus.vocab.len();
+    let mut counts = vec![1.0f64; v];
+    for &c in &corpus.train {
+        counts[c] += 1.0;
+    }
+    let total: f64 = counts.iter().sum();
+    let nll: f64 = corpus.valid.iter().map(|&c| -(counts[c] / total).ln()).sum();
+    nll / corpus.valid.len() as f64
+}
+
+/// A model that learned something beats the unigram model — which a model that only learned
+/// character frequencies would not — by a clear margin.
+fn assert_learns(out: &rnn::training::TrainOutcome, corpus: &rnn::data::Corpus) {
     let h = &out.history;
-    let untrained = (v as f64).ln();
+    let unigram = unigram_loss(corpus);
     let last = h.last().unwrap();
     assert!(h.len() >= 2);
     assert!(
-        last.valid_loss_per_char < 0.85 * untrained,
-        "validation {} vs ln V {untrained}",
+        last.valid_loss_per_char < unigram - LEARNS_MARGIN,
+        "validation {:.3} nats/char does not beat the unigram model's {unigram:.3} by {LEARNS_MARGIN}",
         last.valid_loss_per_char
     );
     assert!(last.smooth_loss_per_char < h[0].smooth_loss_per_char, "{h:?}");
 }
 
+/// Training long enough to learn more than character frequencies: 120,000 characters of the
+/// novel, hidden 64.
+fn learning_run(engine: Engine, backend: BackendName, out: &Path) {
+    let cfg = RnnConfig {
+        hidden: 64,
+        batch_size: if engine == Engine::Burn { 16 } else { 1 },
+        limit: LEARN_CHARS,
+        eval_every: 100,
+        ..short_config(engine, backend, out)
+    };
+    cfg.validate().unwrap();
+    let corpus = load(
+        &gradlab::workspace_root().join(&cfg.data_file),
+        cfg.valid_fraction,
+        cfg.limit,
+    )
+    .unwrap();
+    let out = train(&cfg, &gradlab_testkit::backend(backend), &corpus, false).unwrap();
+    assert_learns(&out, &corpus);
+}
+
+/// Characters the learning tests train on.
+const LEARN_CHARS: usize = 120_000;
+
 #[test]
-fn a_short_run_lowers_the_loss_with_either_engine() {
-    let dir = tempfile::tempdir().unwrap();
-    let v = load(
+fn the_manual_engine_learns_more_than_character_frequencies() {
+    learning_run(Engine::Manual, BackendName::Flex, tempfile::tempdir().unwrap().path());
+}
+
+#[test]
+fn the_burn_engine_learns_more_than_character_frequencies_on_flex_and_wgpu() {
+    learning_run(Engine::Burn, BackendName::Flex, tempfile::tempdir().unwrap().path());
+    learning_run(Engine::Burn, BackendName::Wgpu, tempfile::tempdir().unwrap().path());
+}
+
+#[test]
+fn a_unigram_model_does_not_pass_for_learning() {
+    // The check itself: the unigram model's own loss fails it.
+    let corpus = load(
         &gradlab::workspace_root().join("datasets/austen/prideprejudice.txt"),
         0.1,
-        20_000,
+        LEARN_CHARS,
     )
-    .unwrap()
-    .vocab
-    .len();
-    assert_learns(&short_run(Engine::Manual, BackendName::Flex, dir.path()), v);
-    assert_learns(&short_run(Engine::Burn, BackendName::Flex, dir.path()), v);
-    assert_learns(&short_run(Engine::Burn, BackendName::Wgpu, dir.path()), v);
+    .unwrap();
+    let u = unigram_loss(&corpus);
+    assert!(u > 2.9 && u < 3.3, "unigram loss {u}");
+    assert!(
+        u < 0.85 * (corpus.vocab.len() as f64).ln(),
+        "the old check (0.85 ln V) let a unigram model pass"
+    );
 }
 
 #[test]
@@ -186,15 +244,67 @@ fn forward_and_gradients_subcommands_run() {
     let t = text(&o);
     assert!(o.status.success(), "{t}");
     assert!(t.contains("h [3×1]") && t.contains("y [2×1]"), "{t}");
-    let o = rnn_bin(&["gradients", "--steps", "30", "--plot-dir", "g"], dir.path());
-    assert!(o.status.success(), "{}", text(&o));
-    assert!(dir.path().join("g/gradients.svg").is_file());
-    assert_eq!(
-        std::fs::read_to_string(dir.path().join("g/gradients.csv"))
-            .unwrap()
-            .lines()
-            .count(),
-        31
+    // Each run writes a run folder of its own: a second run never overwrites the first.
+    for run in ["run-001", "run-002"] {
+        let o = rnn_bin(&["gradients", "--steps", "30", "--out", "g"], dir.path());
+        assert!(o.status.success(), "{}", text(&o));
+        let folder = dir.path().join("g/gradients").join(run);
+        assert!(folder.join("gradients.svg").is_file(), "{}", text(&o));
+        assert_eq!(
+            std::fs::read_to_string(folder.join("gradients.csv"))
+                .unwrap()
+                .lines()
+                .count(),
+            31
+        );
+    }
+    fails_with(
+        &["gradients", "--steps", "100000000"],
+        dir.path(),
+        "--steps 100000000 is out of range",
+    );
+    fails_with(
+        &["gradients", "--scales", &vec!["1"; 21].join(",")],
+        dir.path(),
+        "--scales must be 1 to 20",
+    );
+}
+
+#[test]
+fn flags_are_accepted_only_where_they_act_and_sizes_are_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let exe = env!("CARGO_BIN_EXE_rnn");
+    gradlab_testkit::assert_refused(
+        exe,
+        &[
+            &["sample", "--engine", "burn", "--batch-size", "8"],
+            &["sample", "--epochs", "3"],
+            &["forward", "--limit", "10"],
+            &["gradients", "--engine", "burn"],
+            &["--epochs", "2", "sample"],
+        ],
+        d,
+    );
+    let help = gradlab_testkit::help_without(exe, "sample", &["--batch-size", "--engine", "--epochs"], d);
+    assert!(help.contains("--seed"), "{help}");
+
+    // A model file that asks for a huge hidden layer is refused before anything is allocated.
+    let out = short_run(Engine::Manual, BackendName::Flex, d);
+    let json_path = out.model_dir.join("model.json");
+    let json = std::fs::read_to_string(&json_path).unwrap();
+    std::fs::write(&json_path, json.replace("\"hidden\": 32", "\"hidden\": 4000000000")).unwrap();
+    let model = out.model_dir.to_str().unwrap();
+    fails_with(
+        &["sample", "--model", model],
+        d,
+        "`hidden` = 4000000000 is out of range",
+    );
+    std::fs::write(&json_path, &json).unwrap();
+    fails_with(
+        &["sample", "--model", model, "--len", "2000000000"],
+        d,
+        "--len 2000000000 is out of range",
     );
 }
 

@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Result, bail};
-use gradlab::config::check_range;
+use anyhow::Result;
+use gradlab::config::{check_range, invalid};
 use gradlab::{AdapterChoice, BackendConfig, BackendName};
 use serde::{Deserialize, Serialize};
 
@@ -108,7 +108,7 @@ impl SentimentConfig {
         check_range("batch_size", self.batch_size, 1, 65_536)?;
         check_range("learning_rate", self.learning_rate, 1e-12, 10.0)?;
         if self.oov_token.trim().is_empty() {
-            bail!("`oov_token` must not be empty");
+            return Err(invalid("oov_token", "config: `oov_token` must not be empty"));
         }
         Ok(())
     }

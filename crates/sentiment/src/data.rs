@@ -140,15 +140,14 @@ pub fn load(cfg: &crate::config::SentimentConfig) -> Result<Splits> {
     split(&file, cfg.seed, cfg.limit)
 }
 
-/// The seed's five sentences and labels (1 positive). The seed's exact text is not part of
-/// this repository; these five give the encodings its description quotes ("I love this
-/// movie!" → [2, 4, 3, 5, 0, …], "This movie is amazing!" → [3, 5, 7, 1, 0, …]).
+/// The seed's five training sentences and labels (1 positive), exactly as the seed example
+/// has them.
 pub const SEED_SENTENCES: [(&str, u8); 5] = [
     ("I love this movie!", 1),
-    ("I love this film!", 1),
-    ("I hate this movie.", 0),
-    ("I think this film is boring.", 0),
-    ("I love this movie, it is great.", 1),
+    ("This film is terrible.", 0),
+    ("The acting was superb.", 1),
+    ("I wouldn't recommend it.", 0),
+    ("A must-watch for everyone!", 1),
 ];
 
 /// The sentence the seed asks the trained model about.

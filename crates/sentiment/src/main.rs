@@ -15,6 +15,8 @@ use sentiment::query::{Checked, check, read_lines};
 use sentiment::training::{LoopSettings, fit, fit_encoder, train};
 
 /// Sentiment of movie-review sentences with burn, on the backend a config names.
+///
+/// Training options go after `train` or, with no subcommand, directly.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Cli {
@@ -22,15 +24,23 @@ struct Cli {
     command: Option<Command>,
     #[command(flatten)]
     common: Common,
+    #[command(flatten)]
+    train: TrainArgs,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Train on the movie reviews (the default).
-    Train,
-    /// The seed: five sentences, num_words 100, maxlen 10, 50 epochs.
-    Seed,
-    /// Evaluate a saved model on the test split: accuracy, precision, recall, F1, confusion.
+    Train(TrainArgs),
+    /// The seed, exactly: its five sentences, num_words 100, maxlen 10, 50 epochs, batch 32,
+    /// Adam 1e-3 (only the weights' random seed can change).
+    Seed {
+        /// Random seed of the initial weights and batch order (overrides `seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// Evaluate a saved model on the test split it was trained with: accuracy, precision,
+    /// recall, F1, confusion.
     Eval {
         /// Model folder (default: the latest run's model/).
         #[arg(long)]
@@ -55,27 +65,58 @@ enum Command {
 struct Common {
     #[command(flatten)]
     shared: CommonArgs,
-    /// Classifier to train: seed or nb-bigram (overrides `model`).
-    #[arg(long, global = true, value_enum)]
-    classifier: Option<ModelKind>,
-    /// Folder for runs (overrides `out_dir`).
+    /// Folder for runs (overrides `out_dir`; eval and predict find the latest run there).
     #[arg(long, global = true)]
     out: Option<PathBuf>,
-    /// Random seed (overrides `seed`).
-    #[arg(long, global = true)]
+}
+
+/// Training options.
+#[derive(Debug, Args, Default)]
+struct TrainArgs {
+    /// Classifier to train: seed or nb-bigram (overrides `model`).
+    #[arg(long, value_enum)]
+    classifier: Option<ModelKind>,
+    /// Random seed of split, weights and order (overrides `seed`).
+    #[arg(long)]
     seed: Option<u64>,
     /// Epochs (overrides `epochs`).
-    #[arg(long, global = true)]
+    #[arg(long)]
     epochs: Option<usize>,
     /// Batch size (overrides `batch_size`).
-    #[arg(long, global = true)]
+    #[arg(long)]
     batch_size: Option<usize>,
     /// Adam learning rate (overrides `learning_rate`).
-    #[arg(long, global = true)]
+    #[arg(long)]
     lr: Option<f64>,
     /// Use a stratified sample of N sentences (overrides `limit`).
-    #[arg(long, global = true)]
+    #[arg(long)]
     limit: Option<usize>,
+}
+
+impl TrainArgs {
+    /// These flags, with `other`'s filling the ones not given.
+    fn or(&self, other: &TrainArgs) -> TrainArgs {
+        TrainArgs {
+            classifier: self.classifier.or(other.classifier),
+            seed: self.seed.or(other.seed),
+            epochs: self.epochs.or(other.epochs),
+            batch_size: self.batch_size.or(other.batch_size),
+            lr: self.lr.or(other.lr),
+            limit: self.limit.or(other.limit),
+        }
+    }
+
+    /// The flags that were given.
+    fn given(&self) -> Vec<&'static str> {
+        gradlab::cli::given_flags(&[
+            ("--classifier", self.classifier.is_some()),
+            ("--seed", self.seed.is_some()),
+            ("--epochs", self.epochs.is_some()),
+            ("--batch-size", self.batch_size.is_some()),
+            ("--lr", self.lr.is_some()),
+            ("--limit", self.limit.is_some()),
+        ])
+    }
 }
 
 fn main() -> ExitCode {
@@ -85,32 +126,53 @@ fn main() -> ExitCode {
     }
 }
 
-fn resolve_config(common: &Common) -> Result<SentimentConfig> {
-    let mut cfg: SentimentConfig = common
+fn resolve_config(cli: &Cli) -> Result<SentimentConfig> {
+    let (mut cfg, mut origins) = cli
+        .common
         .shared
         .load(|c: &mut SentimentConfig| (&mut c.backend, &mut c.adapter))?;
-    gradlab::overrides!(cfg;
-        model <- common.classifier,
-        out_dir <- common.out.clone(),
-        seed <- common.seed,
-        epochs <- common.epochs,
-        batch_size <- common.batch_size,
-        learning_rate <- common.lr,
-        limit <- common.limit,
-    );
-    cfg.validate()?;
+    gradlab::overrides!(cfg, origins; out_dir <- cli.common.out.clone() => "--out");
+    // Training flags may come before or after `train` (those after it win), and only there.
+    let train = match &cli.command {
+        Some(Command::Train(a)) => Some(a.or(&cli.train)),
+        None => Some(cli.train.or(&TrainArgs::default())),
+        Some(other) => {
+            let name = match other {
+                Command::Seed { .. } => "seed",
+                Command::Eval { .. } => "eval",
+                _ => "predict",
+            };
+            gradlab::cli::refuse_training_flags(name, &cli.train.given())?;
+            if let Command::Seed { seed } = other {
+                let seed = *seed;
+                gradlab::overrides!(cfg, origins; seed <- seed);
+            }
+            None
+        }
+    };
+    if let Some(t) = train {
+        gradlab::overrides!(cfg, origins;
+            model <- t.classifier => "--classifier",
+            seed <- t.seed,
+            epochs <- t.epochs,
+            batch_size <- t.batch_size,
+            learning_rate <- t.lr => "--lr",
+            limit <- t.limit,
+        );
+    }
+    origins.check(cfg.validate())?;
     Ok(cfg)
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
-    let cfg = resolve_config(&cli.common)?;
+    let cfg = resolve_config(&cli)?;
     let backend = gradlab::backend::resolve(&cfg.backend_config())?;
     let quiet = matches!(cli.command, Some(Command::Predict { .. }));
     if !quiet {
         println!("backend: {}", backend.describe());
     }
     match cli.command {
-        None | Some(Command::Train) => {
+        None | Some(Command::Train(_)) => {
             println!("resolved config:\n{}", gradlab::config::to_toml(&cfg)?);
             let splits = sentiment::data::load(&cfg)?;
             let out = train(&cfg, &backend, &splits, true)?;
@@ -122,7 +184,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!("plot:    {}", d.join("curves.svg").display());
             println!("report:  {}", d.join("report.json").display());
         }
-        Some(Command::Seed) => seed(&cfg, &backend)?,
+        Some(Command::Seed { .. }) => seed(&cfg, &backend)?,
         Some(Command::Eval { model }) => {
             let path = model_path(model, &cfg)?;
             let classifier = load_classifier(&path, &backend.device)?;
@@ -161,29 +223,41 @@ fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 /// The seed, end to end: fit the tokenizer on the five sentences, train 50 epochs, report.
+/// Everything but the random seed and the backend is the seed's own (a config file's model
+/// settings do not apply): Tokenizer(num_words=100, oov_token="<OOV>"), pad_sequences(maxlen=10,
+/// post), Embedding(100, 16), mean pooling, Dense(24, relu), Dense(1, sigmoid), Adam 1e-3,
+/// 50 epochs, batch 32.
 fn seed(cfg: &SentimentConfig, backend: &gradlab::ResolvedBackend) -> Result<()> {
     let seed_cfg = SentimentConfig {
         model: ModelKind::Seed,
         num_words: 100,
         maxlen: 10,
-        ..cfg.clone()
+        backend: cfg.backend,
+        adapter: cfg.adapter,
+        seed: cfg.seed,
+        ..SentimentConfig::default()
     };
     let texts: Vec<&str> = SEED_SENTENCES.iter().map(|(t, _)| *t).collect();
     let labels: Vec<u8> = SEED_SENTENCES.iter().map(|(_, l)| *l).collect();
     let (encoder, spec) = fit_encoder(&seed_cfg, &texts, &labels);
+    // Keras's Embedding(100, 16) has num_words rows, used or not.
+    let spec = sentiment::model::ModelSpec {
+        rows: seed_cfg.num_words,
+        ..spec
+    };
     let set = encoder.encode_set(&texts, &labels);
     for (t, row) in texts.iter().zip(set.ids.chunks(set.width)) {
         println!("{t:<34} → {row:?}");
     }
     let device = backend.device.clone().autodiff();
-    let model = gradlab::seeded(&device, cfg.seed, || spec.init(&device));
+    let model = gradlab::seeded(&device, seed_cfg.seed, || spec.init(&device));
     let settings = LoopSettings {
         epochs: 50,
         batch_size: 32,
         learning_rate: 1e-3,
         l2: 0.0,
         restore_best: false,
-        seed: cfg.seed,
+        seed: seed_cfg.seed,
         verbose: false,
     };
     let (model, history) = fit(model, &set, None, &settings, &device)?;

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use burn::module::Module;
 use burn::nn::loss::BinaryCrossEntropyLossConfig;
 use burn::optim::{AdamConfig, GradientsParams};
@@ -156,12 +156,7 @@ pub fn fit(
         let train_accuracy = correct.into_scalar::<i64>() as f64 / n;
         let seconds = t0.elapsed().as_secs_f64();
         bar.finish_and_clear();
-        if !train_loss.is_finite() {
-            bail!(
-                "epoch {epoch}: the training loss is {train_loss}; lower `learning_rate` (now {})",
-                s.learning_rate
-            );
-        }
+        gradlab::guard::check_loss(&format!("epoch {epoch}"), train_loss, 2f64.ln(), s.learning_rate)?;
         let v = match valid {
             Some(set) => Some(evaluate(&model.valid(), set, device)?),
             None => None,

@@ -16,10 +16,17 @@ fn seed_mode_prints_the_encodings_accuracy_and_the_query() {
     let o = sentiment(&["seed", "--backend", "flex"], dir.path(), None);
     let t = text(&o);
     assert!(o.status.success(), "{t}");
-    assert!(
-        t.contains("I love this movie!                 → [2, 4, 3, 5, 0, 0, 0, 0, 0, 0]"),
-        "{t}"
-    );
+    // The seed's five sentences, encoded as Keras encodes them (tests/fixtures, from
+    // scripts/keras_seed_fixture.py).
+    for line in [
+        "I love this movie!                 → [2, 4, 3, 5, 0, 0, 0, 0, 0, 0]",
+        "This film is terrible.             → [3, 6, 7, 8, 0, 0, 0, 0, 0, 0]",
+        "The acting was superb.             → [9, 10, 11, 12, 0, 0, 0, 0, 0, 0]",
+        "I wouldn't recommend it.           → [2, 13, 14, 15, 0, 0, 0, 0, 0, 0]",
+        "A must-watch for everyone!         → [16, 17, 18, 19, 20, 0, 0, 0, 0, 0]",
+    ] {
+        assert!(t.contains(line), "missing `{line}` in:\n{t}");
+    }
     assert!(t.contains("training accuracy"), "{t}");
     assert!(
         t.contains("\"This movie is amazing!\" → [3, 5, 7, 1, 0, 0, 0, 0, 0, 0] → probability positive"),
@@ -50,10 +57,15 @@ fn train_eval_predict_and_every_awkward_input() {
     ] {
         assert!(run.join(f).is_file(), "missing {f}");
     }
-    let o = sentiment(&[&["eval"], &common[..]].concat(), d, None);
+    let o = sentiment(&["eval", "--backend", "flex", "--out", "runs"], d, None);
     assert!(o.status.success() && text(&o).contains("confusion"), "{}", text(&o));
-    // Another --seed at eval time still scores the training run's own test split.
-    let o = sentiment(&[&["eval", "--seed", "9"], &common[..]].concat(), d, None);
+    // Another seed in the config at eval time still scores the training run's own test split.
+    std::fs::write(d.join("seed9.toml"), "seed = 9\n").unwrap();
+    let o = sentiment(
+        &["eval", "--backend", "flex", "--out", "runs", "--config", "seed9.toml"],
+        d,
+        None,
+    );
     assert!(o.status.success(), "{}", text(&o));
     assert!(
         text(&o).contains("trained on the split of seed 42 (limit 600)"),
@@ -164,4 +176,40 @@ fn shipped_configs_are_the_defaults_and_the_nb_option() {
     .unwrap();
     assert_eq!(nb.model, sentiment::model::ModelKind::NbBigram);
     nb.validate().unwrap();
+}
+
+#[test]
+fn a_flag_is_accepted_only_where_it_has_an_effect() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let exe = env!("CARGO_BIN_EXE_sentiment");
+    gradlab_testkit::assert_refused(
+        exe,
+        &[
+            &["seed", "--epochs", "3"],
+            &["seed", "--lr", "0.5"],
+            &["seed", "--batch-size", "4"],
+            &[
+                "predict",
+                "--epochs",
+                "99",
+                "--lr",
+                "5",
+                "--classifier",
+                "nb-bigram",
+                "good",
+            ],
+            &["eval", "--limit", "10"],
+            &["--epochs", "2", "eval"],
+        ],
+        d,
+    );
+    for sub in ["seed", "eval", "predict"] {
+        gradlab_testkit::help_without(
+            exe,
+            sub,
+            &["--epochs", "--lr", "--batch-size", "--classifier", "--limit"],
+            d,
+        );
+    }
 }

@@ -1,11 +1,11 @@
-//! Golden tests of the Keras-compatible tokenizer. Expected values follow Keras's
-//! `Tokenizer.fit_on_texts` / `texts_to_sequences` / `pad_sequences` rules (TF 2.x
-//! `keras.preprocessing`): e.g.
+//! Golden tests of the Keras-compatible tokenizer. The seed's values come from Keras itself:
+//! `scripts/keras_seed_fixture.py` ran the legacy `tf_keras` 2.21.0 `Tokenizer` and
+//! `pad_sequences` on the seed's five sentences and wrote
+//! `tests/fixtures/keras_seed_tokenizer.json`:
 //!
 //! ```python
-//! t = Tokenizer(num_words=100, oov_token="<OOV>"); t.fit_on_texts(seed_sentences)
-//! pad_sequences(t.texts_to_sequences(["I love this movie!"]), maxlen=10, padding="post")
-//! # [[2, 4, 3, 5, 0, 0, 0, 0, 0, 0]]
+//! t = Tokenizer(num_words=100, oov_token="<OOV>"); t.fit_on_texts(sentences)
+//! pad_sequences(t.texts_to_sequences(sentences), maxlen=10, padding="post", truncating="post")
 //! ```
 
 use sentiment::data::{SEED_QUERY, SEED_SENTENCES};
@@ -19,21 +19,68 @@ fn encode_padded(t: &Tokenizer, text: &str, maxlen: usize) -> Vec<u32> {
     pad(&t.encode(text), maxlen, Side::Post, Side::Post, 0)
 }
 
-#[test]
-fn seed_sentences_encode_as_the_issue_quotes() {
-    let t = Tokenizer::fit(&seed_texts(), Some(100), Some("<OOV>"));
-    assert_eq!(
-        encode_padded(&t, "I love this movie!", 10),
-        [2, 4, 3, 5, 0, 0, 0, 0, 0, 0]
-    );
-    assert_eq!(encode_padded(&t, SEED_QUERY, 10), [3, 5, 7, 1, 0, 0, 0, 0, 0, 0]);
-    // The word index: OOV first, then by count (i and this: 5, love and movie: 3, film and
-    // is: 2), ties by first appearance.
-    let idx: Vec<u32> = ["<OOV>", "i", "this", "love", "movie", "film", "is", "hate"]
+fn fixture() -> serde_json::Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/keras_seed_tokenizer.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn ids(v: &serde_json::Value) -> Vec<u32> {
+    v.as_array()
+        .unwrap()
         .iter()
-        .map(|w| t.word_index(w).unwrap())
+        .map(|x| x.as_u64().unwrap() as u32)
+        .collect()
+}
+
+#[test]
+fn the_seed_sentences_are_the_seeds_own() {
+    let f = fixture();
+    let inputs = &f["inputs"];
+    let sentences: Vec<&str> = inputs["sentences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
         .collect();
-    assert_eq!(idx, [1, 2, 3, 4, 5, 6, 7, 8]);
+    let labels: Vec<u8> = inputs["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_u64().unwrap() as u8)
+        .collect();
+    assert_eq!(sentences, seed_texts());
+    assert_eq!(labels, SEED_SENTENCES.iter().map(|(_, l)| *l).collect::<Vec<_>>());
+    assert_eq!(inputs["query"], SEED_QUERY);
+    assert_eq!(
+        (inputs["num_words"].as_u64(), inputs["maxlen"].as_u64()),
+        (Some(100), Some(10))
+    );
+}
+
+#[test]
+fn the_seed_sentences_encode_exactly_as_keras_encodes_them() {
+    let f = fixture();
+    let t = Tokenizer::fit(&seed_texts(), Some(100), Some("<OOV>"));
+    for pair in f["word_index_pairs"].as_array().unwrap() {
+        let (word, index) = (pair[0].as_str().unwrap(), pair[1].as_u64().unwrap() as u32);
+        assert_eq!(t.word_index(word), Some(index), "{word}");
+    }
+    assert_eq!(t.embedding_rows(), f["word_index_pairs"].as_array().unwrap().len() + 1);
+    for ((text, seq), padded) in seed_texts()
+        .iter()
+        .zip(f["sequences"].as_array().unwrap())
+        .zip(f["padded"].as_array().unwrap())
+    {
+        assert_eq!(t.encode(text), ids(seq), "{text}");
+        assert_eq!(encode_padded(&t, text, 10), ids(padded), "{text}");
+    }
+    assert_eq!(t.encode(SEED_QUERY), ids(&f["query_sequence"]));
+    assert_eq!(encode_padded(&t, SEED_QUERY, 10), ids(&f["query_padded"]));
+    for probe in f["probes"].as_array().unwrap() {
+        let text = probe["text"].as_str().unwrap();
+        assert_eq!(t.encode(text), ids(&probe["sequence"]), "{text:?}");
+        assert_eq!(encode_padded(&t, text, 10), ids(&probe["padded"]), "{text:?}");
+    }
 }
 
 #[test]

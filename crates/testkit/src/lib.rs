@@ -3,6 +3,7 @@
 //! - [`backend`]: a backend by name, or a panic saying CI must provide it.
 //! - [`run`]: a binary's output, with optional standard input.
 //! - [`text`]: stdout then stderr, as one string to search.
+//! - [`assert_refused`], [`help_without`]: a flag is accepted only where it acts.
 
 use std::io::Write;
 use std::path::Path;
@@ -50,4 +51,24 @@ pub fn text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     )
+}
+
+/// Assert that `exe` refuses each of `cases` (argument lists) as a usage error: exit code 2
+/// and no panic.
+pub fn assert_refused(exe: &str, cases: &[&[&str]], cwd: &Path) {
+    for args in cases {
+        let o = run(exe, args, cwd, None);
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?} should be refused:\n{t}");
+        assert!(!t.contains("panicked"), "{args:?} panicked:\n{t}");
+    }
+}
+
+/// The `--help` text of `exe`'s `subcommand`, asserted to list none of `absent`.
+pub fn help_without(exe: &str, subcommand: &str, absent: &[&str], cwd: &Path) -> String {
+    let help = text(&run(exe, &[subcommand, "--help"], cwd, None));
+    for flag in absent {
+        assert!(!help.contains(flag), "`{subcommand} --help` lists {flag}:\n{help}");
+    }
+    help
 }

@@ -5,15 +5,18 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use burn::tensor::DType;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use gradlab::ResolvedBackend;
 use gradlab::cli::CommonArgs;
 use gradlab::report::{Line, plot_lines};
+use gradlab::runs::LazyRunDir;
 use xor_backprop::config::XorConfig;
 use xor_backprop::manual::{self, Mlp, X, Y};
 use xor_backprop::{autodiff, manual::max_relative_error};
 
 /// XOR by hand-derived backpropagation and by burn autodiff.
+///
+/// Training options go after `train` or, with no subcommand, directly.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Cli {
@@ -21,31 +24,77 @@ struct Cli {
     command: Option<Command>,
     #[command(flatten)]
     common: CommonArgs,
-    /// Gradient steps.
-    #[arg(long, global = true)]
-    iterations: Option<usize>,
-    /// Learning rate.
-    #[arg(long, global = true)]
-    lr: Option<f64>,
-    /// Seed of the initial weights.
-    #[arg(long, global = true)]
-    seed: Option<u64>,
-    /// Folder for plots.
+    /// Folder for runs: each run that draws writes `<out>/run-NNN/` (overrides `out_dir`).
     #[arg(long, global = true)]
     out: Option<PathBuf>,
     /// Do not write plots.
     #[arg(long, global = true)]
     no_plot: bool,
+    #[command(flatten)]
+    train: TrainArgs,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// The seed's single-layer network and update rule: it cannot learn XOR.
-    Seed,
+    /// The seed's single-layer network and update rule (no learning rate): it cannot learn XOR.
+    Seed(SeedArgs),
     /// A 3→4→1 network trained by hand-derived backprop and by autodiff (the default).
-    Train,
+    Train(TrainArgs),
     /// Hand-derived gradients against autodiff and central finite differences.
-    Gradcheck,
+    Gradcheck(GradcheckArgs),
+}
+
+/// `seed`'s options.
+#[derive(Debug, Args)]
+struct SeedArgs {
+    /// Updates of the seed's rule.
+    #[arg(long)]
+    iterations: Option<usize>,
+    /// Seed of the initial weights.
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+/// `train`'s options.
+#[derive(Debug, Args, Default)]
+struct TrainArgs {
+    /// Gradient steps.
+    #[arg(long)]
+    iterations: Option<usize>,
+    /// Learning rate.
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Seed of the initial weights.
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+/// `gradcheck`'s options.
+#[derive(Debug, Args)]
+struct GradcheckArgs {
+    /// Seed of the random weights the gradients are taken at.
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+impl TrainArgs {
+    /// These flags, with `other`'s filling the ones not given.
+    fn or(&self, other: &TrainArgs) -> TrainArgs {
+        TrainArgs {
+            iterations: self.iterations.or(other.iterations),
+            lr: self.lr.or(other.lr),
+            seed: self.seed.or(other.seed),
+        }
+    }
+
+    /// The flags that were given.
+    fn given(&self) -> Vec<&'static str> {
+        gradlab::cli::given_flags(&[
+            ("--iterations", self.iterations.is_some()),
+            ("--lr", self.lr.is_some()),
+            ("--seed", self.seed.is_some()),
+        ])
+    }
 }
 
 fn main() -> ExitCode {
@@ -53,23 +102,49 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    let mut cfg: XorConfig = cli.common.load(|c: &mut XorConfig| (&mut c.backend, &mut c.adapter))?;
-    gradlab::overrides!(cfg;
-        iterations <- cli.iterations,
-        learning_rate <- cli.lr,
-        seed <- cli.seed,
-        out_dir <- cli.out.clone(),
-    );
-    cfg.validate()?;
-    let plot = !cli.no_plot;
+    let (mut cfg, mut origins): (XorConfig, _) =
+        cli.common.load(|c: &mut XorConfig| (&mut c.backend, &mut c.adapter))?;
+    gradlab::overrides!(cfg, origins; out_dir <- cli.out.clone() => "--out");
+    match &cli.command {
+        Some(Command::Seed(a)) => {
+            gradlab::cli::refuse_training_flags("seed", &cli.train.given())?;
+            gradlab::overrides!(cfg, origins; iterations <- a.iterations, seed <- a.seed);
+        }
+        Some(Command::Gradcheck(a)) => {
+            gradlab::cli::refuse_training_flags("gradcheck", &cli.train.given())?;
+            gradlab::overrides!(cfg, origins; seed <- a.seed);
+        }
+        Some(Command::Train(_)) | None => {
+            // Training flags may come before or after `train` (those after it win).
+            let a = match &cli.command {
+                Some(Command::Train(a)) => a.or(&cli.train),
+                _ => cli.train.or(&TrainArgs::default()),
+            };
+            gradlab::overrides!(cfg, origins;
+                iterations <- a.iterations,
+                learning_rate <- a.lr => "--lr",
+                seed <- a.seed,
+            );
+        }
+    }
+    origins.check(cfg.validate())?;
+    let run_dir = gradlab::runs::LazyRunDir::new(&cfg.out_dir);
+    let plot = (!cli.no_plot).then_some(&run_dir);
     match cli.command {
-        Some(Command::Seed) => seed(&cfg, plot),
-        None | Some(Command::Train) => {
+        Some(Command::Seed(_)) => {
+            if cli.common.backend.is_some() || cli.common.adapter.is_some() {
+                anyhow::bail!(
+                    "`seed` runs the seed's numpy-style code in f64 on the CPU: --backend / --adapter have no effect on it"
+                );
+            }
+            seed(&cfg, plot)
+        }
+        None | Some(Command::Train(_)) => {
             let backend = gradlab::backend::resolve(&cfg.backend_config())?;
             println!("backend: {}", backend.describe());
             train(&cfg, &backend, plot)
         }
-        Some(Command::Gradcheck) => {
+        Some(Command::Gradcheck(_)) => {
             let backend = gradlab::backend::resolve(&cfg.backend_config())?;
             println!("backend: {}", backend.describe());
             gradcheck(&cfg, &backend, plot)
@@ -84,7 +159,7 @@ fn print_outputs(label: &str, out: &[f64; 4]) {
     }
 }
 
-fn seed(cfg: &XorConfig, plot: bool) -> Result<()> {
+fn seed(cfg: &XorConfig, plot: Option<&LazyRunDir>) -> Result<()> {
     let w0 = manual::single_layer_init(cfg.seed);
     let mut curve = Vec::new();
     let mut w = w0;
@@ -110,8 +185,8 @@ fn seed(cfg: &XorConfig, plot: bool) -> Result<()> {
          The best it can do for squared error is to ignore the inputs (w1, w2 → 0) and answer the\n\
          mean target, σ(w3) = 0.5. A hidden layer (`xor-backprop train`) bends the boundary."
     );
-    if plot {
-        let path = cfg.out_dir.join("seed-loss.svg");
+    if let Some(run) = plot {
+        let path = run.file("seed-loss.svg")?;
         plot_lines(
             &path,
             "single layer on XOR: every output goes to 0.5, the loss stalls at 4 × ½ × 0.5² = 0.5",
@@ -125,7 +200,7 @@ fn seed(cfg: &XorConfig, plot: bool) -> Result<()> {
     Ok(())
 }
 
-fn train(cfg: &XorConfig, backend: &ResolvedBackend, plot: bool) -> Result<()> {
+fn train(cfg: &XorConfig, backend: &ResolvedBackend, plot: Option<&LazyRunDir>) -> Result<()> {
     let init = Mlp::init(cfg.seed);
     let t0 = std::time::Instant::now();
     let (hand, hand_curve) = manual::train(init.clone(), cfg.learning_rate, cfg.iterations, cfg.log_every);
@@ -160,8 +235,8 @@ fn train(cfg: &XorConfig, backend: &ResolvedBackend, plot: bool) -> Result<()> {
             }
         );
     }
-    if plot {
-        let path = cfg.out_dir.join("loss.svg");
+    if let Some(run) = plot {
+        let path = run.file("loss.svg")?;
         let to_f = |c: &[(usize, f64)]| c.iter().map(|&(i, l)| (i as f64, l)).collect();
         plot_lines(
             &path,
@@ -179,7 +254,7 @@ fn train(cfg: &XorConfig, backend: &ResolvedBackend, plot: bool) -> Result<()> {
     Ok(())
 }
 
-fn gradcheck(cfg: &XorConfig, backend: &ResolvedBackend, plot: bool) -> Result<()> {
+fn gradcheck(cfg: &XorConfig, backend: &ResolvedBackend, plot: Option<&LazyRunDir>) -> Result<()> {
     let m = Mlp::init(cfg.seed);
     let hand = m.gradients().flat();
     let fd = manual::finite_difference(&m, manual::FD_STEP);
@@ -214,7 +289,7 @@ fn gradcheck(cfg: &XorConfig, backend: &ResolvedBackend, plot: bool) -> Result<(
         "largest relative error, hand vs autodiff:          {:.2e}",
         max_relative_error(&hand, &auto, 1e-8)
     );
-    if plot {
+    if let Some(run) = plot {
         let rel = |other: &[f64]| -> Vec<(f64, f64)> {
             hand.iter()
                 .zip(other)
@@ -222,7 +297,7 @@ fn gradcheck(cfg: &XorConfig, backend: &ResolvedBackend, plot: bool) -> Result<(
                 .map(|(i, (h, o))| (i as f64, ((h - o).abs() / h.abs().max(1e-8)).max(1e-17)))
                 .collect()
         };
-        let path = cfg.out_dir.join("gradcheck.svg");
+        let path = run.file("gradcheck.svg")?;
         plot_lines(
             &path,
             "relative error of each hand-derived gradient entry",

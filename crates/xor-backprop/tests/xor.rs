@@ -98,7 +98,7 @@ fn xor(args: &[&str], cwd: &std::path::Path) -> (bool, String) {
 fn every_subcommand_runs_on_flex_and_wgpu_without_plots() {
     let dir = tempfile::tempdir().unwrap();
     for backend in ["flex", "wgpu"] {
-        let (ok, t) = xor(&["seed", "--no-plot", "--backend", backend], dir.path());
+        let (ok, t) = xor(&["seed", "--no-plot"], dir.path());
         assert!(ok && t.contains("output 0.50") && t.contains("single layer"), "{t}");
         let (ok, t) = xor(
             &["train", "--no-plot", "--backend", backend, "--iterations", "300"],
@@ -123,17 +123,46 @@ fn plots_are_written_when_asked() {
     assert!(ok && t.contains("autodiff: solved"), "{t}");
     let (ok, t) = xor(&["gradcheck", "--backend", "flex", "--out", "p"], dir.path());
     assert!(ok && t.contains("autodiff in F64"), "{t}");
-    for f in ["seed-loss.svg", "loss.svg", "gradcheck.svg"] {
-        let svg = std::fs::read_to_string(dir.path().join("p").join(f)).unwrap();
+    // One run folder per run: nothing is overwritten by the next.
+    for (run, f) in [
+        ("run-001", "seed-loss.svg"),
+        ("run-002", "loss.svg"),
+        ("run-003", "gradcheck.svg"),
+    ] {
+        let svg = std::fs::read_to_string(dir.path().join("p").join(run).join(f)).unwrap();
         assert!(svg.len() > 1000 && svg.contains("<polyline"), "{f} looks empty");
     }
+    let (ok, t) = xor(&["seed", "--out", "p"], dir.path());
+    assert!(ok && t.contains("p/run-004/seed-loss.svg"), "{t}");
+}
+
+#[test]
+fn a_flag_is_accepted_only_where_it_has_an_effect() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = env!("CARGO_BIN_EXE_xor-backprop");
+    gradlab_testkit::assert_refused(
+        exe,
+        &[
+            &["seed", "--lr", "2"],
+            &["seed", "--backend", "flex"],
+            &["gradcheck", "--iterations", "5"],
+            &["gradcheck", "--lr", "0.5"],
+            &["--lr", "2", "seed"],
+        ],
+        dir.path(),
+    );
+    let help = gradlab_testkit::help_without(exe, "seed", &["--lr"], dir.path());
+    assert!(help.contains("--iterations"), "{help}");
 }
 
 #[test]
 fn bad_input_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let (ok, t) = xor(&["--lr=0"], dir.path());
-    assert!(!ok && t.contains("`learning_rate` = 0 is out of range"), "{t}");
+    assert!(
+        !ok && t.contains("--lr: config: `learning_rate` = 0 is out of range"),
+        "{t}"
+    );
     std::fs::write(dir.path().join("x.toml"), "iterations = 5\nhidden = 8\n").unwrap();
     let (ok, t) = xor(&["--config", "x.toml"], dir.path());
     assert!(

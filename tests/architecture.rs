@@ -1,0 +1,111 @@
+//! Architecture invariants that a reading of the sources can check (ARCHITECTURE.md).
+
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Every `.rs` file under `dir`, recursively.
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// The code of the crates' libraries, binaries and examples (not their tests).
+fn product_sources() -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for krate in std::fs::read_dir(root().join("crates")).unwrap().flatten() {
+        for part in ["src", "examples"] {
+            rust_files(&krate.path().join(part), &mut files);
+        }
+    }
+    assert!(files.len() > 40, "found only {} source files", files.len());
+    files
+}
+
+/// Architecture Invariant: `gradlab::backend` is the only module that names concrete backends;
+/// model crates receive a `Device` (fastconv, a backend extension, names the backends it
+/// implements).
+#[test]
+fn only_gradlab_backend_names_concrete_backends() {
+    let constructors = [
+        "Device::flex(",
+        "Device::ndarray(",
+        "Device::wgpu",
+        "Device::vulkan",
+        "Device::cuda",
+        "Device::remote",
+        "DispatchDevice::",
+    ];
+    let allowed = [
+        root().join("crates/gradlab/src/backend.rs"),
+        root().join("crates/fastconv"),
+    ];
+    let mut offenders = Vec::new();
+    for file in product_sources() {
+        if allowed.iter().any(|a| file.starts_with(a)) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            if line.trim_start().starts_with("//") {
+                continue;
+            }
+            for c in constructors {
+                if line.contains(c) {
+                    offenders.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+                }
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "concrete backends named outside gradlab::backend (use gradlab::backend::resolve or host_device):\n{}",
+        offenders.join("\n")
+    );
+}
+
+/// Architecture Invariant: the only `unsafe` code is in fastconv; every other crate takes the
+/// workspace lints (`unsafe_code = "forbid"`).
+#[test]
+fn every_crate_but_fastconv_forbids_unsafe_code() {
+    let workspace = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
+    assert!(
+        workspace.contains("unsafe_code = \"forbid\""),
+        "the workspace lints forbid unsafe code"
+    );
+    let mut manifests: Vec<PathBuf> = std::fs::read_dir(root().join("crates"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("Cargo.toml"))
+        .collect();
+    manifests.push(root().join("tests/Cargo.toml"));
+    for m in manifests {
+        let text = std::fs::read_to_string(&m).unwrap();
+        let is_fastconv = m.starts_with(root().join("crates/fastconv"));
+        assert_eq!(
+            text.contains("[lints]\nworkspace = true"),
+            !is_fastconv,
+            "{}: every crate but fastconv takes the workspace lints",
+            m.display()
+        );
+    }
+    for file in product_sources() {
+        let text = std::fs::read_to_string(&file).unwrap();
+        if text.contains("unsafe ") && text.contains("allow(unsafe_code)") {
+            assert!(
+                file.starts_with(root().join("crates/fastconv/src")),
+                "{}: unsafe code outside fastconv",
+                file.display()
+            );
+        }
+    }
+}
