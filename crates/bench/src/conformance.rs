@@ -12,11 +12,12 @@
 //! reductions on GPUs), so single results differ by a few units in the last place (~6e-8
 //! relative) and a sum of n terms by up to about √n of them in the usual case. Measured here,
 //! the largest difference on any quantity of any model, for every pair of ndarray, flex, wgpu
-//! and vulkan (lavapipe), is 3.2e-7 (`cargo test -p bench conformance` prints the table). The
-//! tolerances are 1e-5: 30× the largest measured difference, which leaves room for other
+//! and vulkan (lavapipe), is 3.8e-7 (`bench --conformance-only --backends
+//! flex,ndarray,wgpu,vulkan` prints the table). The tolerances are 1e-5: about 26× the largest
+//! measured difference, which leaves room for other
 //! reduction orders (a real GPU's tiled kernels, other thread counts), while a real fault — a
 //! wrong derivative, a dropped term, a mis-ordered layout — is off by 1e-3 or more. (Before,
-//! 1e-4 let errors 300× larger than anything measured pass.) The K steps use plain SGD, not
+//! 1e-4 let errors 260× larger than anything measured pass.) The K steps use plain SGD, not
 //! the models' Adam/Adagrad: measured here, the RNN's 1.5e-7 gradient differences became a
 //! 5e-3 loss difference after three Adagrad steps (its first steps are ≈ lr·sign(g), so a
 //! near-zero gradient entry whose sign differs between backends moves a weight by the full
