@@ -123,6 +123,7 @@ fn check_args(cmd: &Cmd) -> Result<()> {
 }
 
 fn main() -> ExitCode {
+    gradlab::backend::quiet_vulkan_layers();
     gradlab::exit_code(run(Cli::parse()))
 }
 

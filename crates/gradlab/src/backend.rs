@@ -357,6 +357,46 @@ fn cpu_backend(backend: BackendName, device: Device, reason: Option<String>) -> 
     }
 }
 
+/// Keep Mesa's Vulkan device-selection layer out of this process, so that creating a Vulkan
+/// instance (to probe adapters for `auto`, or to run wgpu/vulkan) prints nothing on a healthy
+/// machine. Call it first thing in `main`.
+///
+/// Mesa installs `VK_LAYER_MESA_device_select` as an implicit layer; when an instance enables
+/// `VK_KHR_wayland_surface` (wgpu always does) the layer connects to the Wayland display to find
+/// the default GPU, and on a machine without a desktop session libwayland prints `error:
+/// XDG_RUNTIME_DIR is invalid or not set in the environment.` — two to six times a run, for
+/// nothing. gradlab picks its adapter itself (`--adapter`), so the layer has no work to do; it
+/// is switched off the documented way, `NODEVICE_SELECT=1`. Left alone when the user set
+/// `NODEVICE_SELECT`, or asked the layer for a device (`DRI_PRIME`, `MESA_VK_DEVICE_SELECT`).
+/// Real errors are not hidden: nothing is redirected, and the layer prints nothing else.
+pub fn quiet_vulkan_layers() {
+    let user_choice = ["NODEVICE_SELECT", "DRI_PRIME", "MESA_VK_DEVICE_SELECT"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some());
+    if user_choice || !single_threaded() {
+        return;
+    }
+    // SAFETY: changing the environment is unsound only while another thread may read or write
+    // it; the process has exactly one thread (checked just above from /proc/self/status), this
+    // one, so nothing can.
+    #[allow(unsafe_code)]
+    unsafe {
+        std::env::set_var("NODEVICE_SELECT", "1");
+    }
+}
+
+/// Whether this process has one thread (Linux: `/proc/self/status`; elsewhere unknown, so no).
+fn single_threaded() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Threads:"))
+                .map(|n| n.trim() == "1")
+        })
+        .unwrap_or(false)
+}
+
 /// The CPU's model name from `/proc/cpuinfo`, or a generic label elsewhere.
 pub fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")

@@ -359,3 +359,33 @@ fn ctrl_c_mid_epoch_then_resume_ends_where_an_uninterrupted_run_ends() {
     );
     assert!(run.join("model.bpk").exists());
 }
+
+/// A healthy run prints no `error:` line, even where a Vulkan instance is made without a
+/// desktop session (no `XDG_RUNTIME_DIR`: Mesa's device-selection layer used to make libwayland
+/// complain two to six times a run). Covers the default backend (`auto` probes adapters) and
+/// both wgpu backends.
+#[test]
+fn a_healthy_run_prints_no_error_line_without_a_desktop_session() {
+    let dir = tempfile::tempdir().unwrap();
+    for backend in ["auto", "wgpu", "vulkan"] {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_mnist-cnn"))
+            .args([
+                "--backend", backend, "--out", "runs", "train", "--epochs", "1", "--train-limit", "64", "--test-limit",
+                "32",
+            ])
+            .current_dir(dir.path())
+            .env_remove("XDG_RUNTIME_DIR")
+            .env_remove("WAYLAND_DISPLAY")
+            .env_remove("NODEVICE_SELECT")
+            .env_remove("DRI_PRIME")
+            .env_remove("MESA_VK_DEVICE_SELECT")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{backend}: {}{stderr}", String::from_utf8_lossy(&o.stdout));
+        assert!(
+            !stderr.lines().any(|l| l.starts_with("error")),
+            "{backend}: a healthy run printed an error line:\n{stderr}"
+        );
+    }
+}

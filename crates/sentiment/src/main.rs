@@ -120,6 +120,7 @@ impl TrainArgs {
 }
 
 fn main() -> ExitCode {
+    gradlab::backend::quiet_vulkan_layers();
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(e) => gradlab::exit_code(Err(e)),

@@ -98,6 +98,7 @@ impl TrainArgs {
 }
 
 fn main() -> ExitCode {
+    gradlab::backend::quiet_vulkan_layers();
     gradlab::exit_code(run(Cli::parse()))
 }
 
