@@ -90,7 +90,9 @@ fn every_crate_but_fastconv_and_gradlab_forbids_unsafe_code() {
     manifests.push(root().join("tests/Cargo.toml"));
     for m in manifests {
         let text = std::fs::read_to_string(&m).unwrap();
-        let exempt = ["crates/fastconv", "crates/gradlab"].iter().any(|c| m.starts_with(root().join(c)));
+        let exempt = ["crates/fastconv", "crates/gradlab"]
+            .iter()
+            .any(|c| m.starts_with(root().join(c)));
         assert_eq!(
             text.contains("[lints]\nworkspace = true"),
             !exempt,
@@ -109,7 +111,11 @@ fn every_crate_but_fastconv_and_gradlab_forbids_unsafe_code() {
     for file in product_sources() {
         let text = std::fs::read_to_string(&file).unwrap();
         if text.contains("allow(unsafe_code)") {
-            assert!(allowed.contains(&file), "{}: unsafe code outside its three places", file.display());
+            assert!(
+                allowed.contains(&file),
+                "{}: unsafe code outside its three places",
+                file.display()
+            );
         }
     }
 }

@@ -16,6 +16,9 @@ fn bench(args: &[&str], cwd: &Path) -> Output {
 
 #[test]
 fn quick_run_on_flex_and_wgpu_writes_a_valid_report() {
+    if !gradlab_testkit::can_run(BackendName::Wgpu, "the bench's quick run") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let o = bench(&["--quick", "--backends", "flex,wgpu", "--out", "b"], dir.path());
     let t = text(&o);
@@ -85,10 +88,11 @@ fn quick_run_on_flex_and_wgpu_writes_a_valid_report() {
 fn conformance_holds_across_ndarray_flex_and_wgpu() {
     let backends: Vec<_> = [BackendName::Flex, BackendName::Ndarray, BackendName::Wgpu]
         .into_iter()
+        .filter(|&b| gradlab_testkit::can_run(b, "conformance"))
         .map(gradlab_testkit::backend)
         .collect();
     let pairs = conformance::run(&ModelName::ALL, &backends, 8, 3, 42).unwrap();
-    assert_eq!(pairs.len(), 5 * 3);
+    assert_eq!(pairs.len(), 5 * backends.len() * (backends.len() - 1) / 2);
     let bad: Vec<_> = pairs.iter().filter(|p| !p.pass).collect();
     assert!(bad.is_empty(), "{}", conformance::table(&pairs));
 }

@@ -21,7 +21,7 @@ fn calculus(args: &[&str], cwd: &std::path::Path) -> (bool, String) {
 #[test]
 fn every_subcommand_runs_on_every_backend_without_plots() {
     let dir = tempfile::tempdir().unwrap();
-    for backend in ["flex", "ndarray", "wgpu", "vulkan"] {
+    for backend in gradlab_testkit::runnable(&["flex", "ndarray", "wgpu", "vulkan"], "calculus") {
         for sub in SUBCOMMANDS {
             let (ok, t) = calculus(&["--backend", backend, "--no-plot", sub], dir.path());
             assert!(ok, "{backend} {sub}:\n{t}");

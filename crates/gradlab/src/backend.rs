@@ -167,7 +167,7 @@ pub struct BackendConfig {
 }
 
 /// Errors from resolving a backend; each names the value at fault.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum BackendError {
     /// A backend name that is not one of [`BackendName::ALL`].
     #[error("unknown backend `{0}` (expected one of: auto, flex, ndarray, wgpu, vulkan)")]
@@ -176,11 +176,7 @@ pub enum BackendError {
     #[error("bad adapter `{0}` (expected default, discrete, discrete:N, integrated, integrated:N or cpu)")]
     BadAdapter(String),
     /// The requested adapter does not exist on this machine.
-    #[error(
-        "backend `{backend}`: no adapter matches `{adapter}` on this machine ({available}). \
-         On Linux without a GPU, install Mesa's software Vulkan driver: \
-         `apt-get install libvulkan1 mesa-vulkan-drivers`"
-    )]
+    #[error("backend `{backend}`: no adapter matches `{adapter}` on this machine ({available}){hint}")]
     AdapterNotFound {
         /// The backend asked for.
         backend: BackendName,
@@ -188,6 +184,22 @@ pub enum BackendError {
         adapter: AdapterChoice,
         /// The adapters that were found, for the message.
         available: String,
+        /// What to install, when no adapter at all was found (empty otherwise: with adapters
+        /// present, the answer is another `--adapter`, not another driver).
+        hint: String,
+    },
+    /// wgpu found only an OpenGL adapter: burn 0.22.1's kernels need what OpenGL lacks (f32
+    /// atomics, used by its reductions), so the run would fail part-way.
+    #[error(
+        "backend `{backend}`: wgpu found only the OpenGL adapter {name}, on which burn 0.22.1's kernels fail \
+         (no f32 atomic add); install a Vulkan driver — on Linux without a GPU, Mesa's software one: \
+         `apt-get install libvulkan1 mesa-vulkan-drivers` — or use `--backend flex`"
+    )]
+    OpenGlOnly {
+        /// The backend asked for.
+        backend: BackendName,
+        /// The adapter wgpu came up on.
+        name: String,
     },
     /// The wgpu runtime refused to start on an adapter that exists.
     #[error("backend `{backend}`: could not start adapter `{adapter}`: {message}")]
@@ -437,7 +449,9 @@ fn probe_adapters_locked() -> Vec<wgpu::AdapterInfo> {
 }
 
 type WgpuKey = (BackendName, AdapterChoice);
-type WgpuCache = Mutex<HashMap<WgpuKey, (Device, Adapter)>>;
+/// Every wgpu start-up's outcome, failures included: a runtime comes up once per process, so a
+/// second attempt would meet the first one's runtime instead of the same answer.
+type WgpuCache = Mutex<HashMap<WgpuKey, Result<(Device, Adapter), BackendError>>>;
 
 fn wgpu_cache() -> &'static WgpuCache {
     static CACHE: OnceLock<WgpuCache> = OnceLock::new();
@@ -447,9 +461,15 @@ fn wgpu_cache() -> &'static WgpuCache {
 fn init_wgpu(backend: BackendName, choice: AdapterChoice) -> Result<(Device, Adapter), BackendError> {
     let mut cache = wgpu_cache().lock().unwrap_or_else(|e| e.into_inner());
     if let Some(hit) = cache.get(&(backend, choice)) {
-        return Ok(hit.clone());
+        return hit.clone();
     }
+    let outcome = start_wgpu(backend, choice);
+    cache.insert((backend, choice), outcome.clone());
+    outcome
+}
 
+/// Bring a wgpu runtime up (the caller holds the wgpu lock).
+fn start_wgpu(backend: BackendName, choice: AdapterChoice) -> Result<(Device, Adapter), BackendError> {
     let api = if backend == BackendName::Vulkan {
         WgpuBackend::Vulkan
     } else {
@@ -463,6 +483,13 @@ fn init_wgpu(backend: BackendName, choice: AdapterChoice) -> Result<(Device, Ada
         BackendError::AdapterNotFound {
             backend,
             adapter: choice,
+            hint: if available.is_empty() {
+                ". On Linux without a GPU, install Mesa's software Vulkan driver: \
+                 `apt-get install libvulkan1 mesa-vulkan-drivers`"
+                    .into()
+            } else {
+                format!(" — choose one of them with `--adapter` ({})", adapter_hint())
+            },
             available: if available.is_empty() {
                 "no adapters found".into()
             } else {
@@ -513,8 +540,18 @@ fn init_wgpu(backend: BackendName, choice: AdapterChoice) -> Result<(Device, Ada
         }
         Err(_) => return Err(not_found()),
     };
-    cache.insert((backend, choice), (device.clone(), adapter.clone()));
+    if adapter.api == "gl" {
+        return Err(BackendError::OpenGlOnly {
+            backend,
+            name: adapter.name,
+        });
+    }
     Ok((device, adapter))
+}
+
+/// The `--adapter` values, for messages.
+fn adapter_hint() -> &'static str {
+    "default, discrete[:N], integrated[:N], cpu"
 }
 
 fn adapter_from_info(info: &wgpu::AdapterInfo) -> Adapter {

@@ -367,10 +367,19 @@ fn ctrl_c_mid_epoch_then_resume_ends_where_an_uninterrupted_run_ends() {
 #[test]
 fn a_healthy_run_prints_no_error_line_without_a_desktop_session() {
     let dir = tempfile::tempdir().unwrap();
-    for backend in ["auto", "wgpu", "vulkan"] {
+    for backend in gradlab_testkit::runnable(&["auto", "wgpu", "vulkan"], "the quiet-run check") {
         let o = std::process::Command::new(env!("CARGO_BIN_EXE_mnist-cnn"))
             .args([
-                "--backend", backend, "--out", "runs", "train", "--epochs", "1", "--train-limit", "64", "--test-limit",
+                "--backend",
+                backend,
+                "--out",
+                "runs",
+                "train",
+                "--epochs",
+                "1",
+                "--train-limit",
+                "64",
+                "--test-limit",
                 "32",
             ])
             .current_dir(dir.path())
@@ -382,10 +391,51 @@ fn a_healthy_run_prints_no_error_line_without_a_desktop_session() {
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&o.stderr);
-        assert!(o.status.success(), "{backend}: {}{stderr}", String::from_utf8_lossy(&o.stdout));
+        assert!(
+            o.status.success(),
+            "{backend}: {}{stderr}",
+            String::from_utf8_lossy(&o.stdout)
+        );
         assert!(
             !stderr.lines().any(|l| l.starts_with("error")),
             "{backend}: a healthy run printed an error line:\n{stderr}"
+        );
+    }
+}
+
+/// Without a Vulkan driver, wgpu would come up on OpenGL, where burn's reductions fail part-way
+/// through a run (a panic in a kernel thread): refused at start with what to install.
+#[test]
+fn wgpu_without_a_vulkan_driver_is_a_clear_error_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    for backend in ["wgpu", "vulkan"] {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_mnist-cnn"))
+            .args([
+                "--backend",
+                backend,
+                "--out",
+                "runs",
+                "train",
+                "--epochs",
+                "1",
+                "--train-limit",
+                "64",
+            ])
+            .current_dir(dir.path())
+            .env("VK_ICD_FILENAMES", "/nonexistent/no-driver.json")
+            .env("VK_DRIVER_FILES", "/nonexistent/no-driver.json")
+            .output()
+            .unwrap();
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{backend}:\n{t}");
+        assert!(!t.contains("panicked"), "{backend}:\n{t}");
+        assert!(
+            t.contains("apt-get install libvulkan1 mesa-vulkan-drivers"),
+            "{backend}:\n{t}"
+        );
+        assert!(
+            !dir.path().join("runs/run-001").exists(),
+            "no run folder for a run that cannot start"
         );
     }
 }

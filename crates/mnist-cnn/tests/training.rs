@@ -62,6 +62,9 @@ fn short_run_lowers_the_loss_on_flex() {
 
 #[test]
 fn short_run_lowers_the_loss_on_wgpu() {
+    if !gradlab_testkit::can_run(BackendName::Wgpu, "mnist-cnn training") {
+        return;
+    }
     loss_goes_down(BackendName::Wgpu);
 }
 

@@ -81,6 +81,9 @@ fn training_learns_on_flex() {
 
 #[test]
 fn training_learns_on_wgpu() {
+    if !gradlab_testkit::can_run(BackendName::Wgpu, "sentiment training") {
+        return;
+    }
     learns(BackendName::Wgpu, ModelKind::Seed);
     learns(BackendName::Wgpu, ModelKind::NbBigram);
 }

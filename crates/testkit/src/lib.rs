@@ -4,6 +4,7 @@
 //! - [`run`]: a binary's output, with optional standard input.
 //! - [`text`]: stdout then stderr, as one string to search.
 //! - [`assert_refused`], [`help_without`]: a flag is accepted only where it acts.
+//! - [`can_run`], [`runnable`]: skip (with a notice) or, in CI, require the wgpu/vulkan backends.
 
 use std::io::Write;
 use std::path::Path;
@@ -11,8 +12,8 @@ use std::process::{Command, Output, Stdio};
 
 use gradlab::{BackendConfig, BackendName, ResolvedBackend};
 
-/// Resolve `name` with the default adapter; every backend must be usable where the tests run
-/// (CI installs lavapipe for wgpu and vulkan).
+/// Resolve `name` with the default adapter, or panic (tests that need wgpu/vulkan ask
+/// [`can_run`] first; CI installs lavapipe for them).
 pub fn backend(name: BackendName) -> ResolvedBackend {
     gradlab::backend::resolve(&BackendConfig {
         backend: name,
@@ -71,4 +72,51 @@ pub fn help_without(exe: &str, subcommand: &str, absent: &[&str], cwd: &Path) ->
         assert!(!help.contains(flag), "`{subcommand} --help` lists {flag}:\n{help}");
     }
     help
+}
+
+/// Set (to anything) where the GPU-API backends must be testable: CI sets it, so a missing
+/// Vulkan driver fails the tests there instead of skipping them.
+pub const REQUIRE_GPU_BACKENDS: &str = "GRADLAB_REQUIRE_GPU_BACKENDS";
+
+/// Whether backend `name` can run here. The CPU backends always can. `wgpu` and `vulkan` need a
+/// Vulkan (or, for `wgpu`, GL) driver: where there is none, a test that needs one is skipped
+/// with a one-line notice on the terminal naming the apt command — unless
+/// [`REQUIRE_GPU_BACKENDS`] is set, where the missing driver fails the test. `what` names the
+/// skipped test in the notice.
+pub fn can_run(name: BackendName, what: &str) -> bool {
+    if !name.is_wgpu() {
+        return true;
+    }
+    let found = gradlab::backend::resolve(&BackendConfig {
+        backend: name,
+        ..Default::default()
+    });
+    match found {
+        Ok(_) => true,
+        Err(e) if std::env::var_os(REQUIRE_GPU_BACKENDS).is_some() => {
+            panic!("backend {name} must be usable here ({REQUIRE_GPU_BACKENDS} is set): {e}")
+        }
+        Err(_) => {
+            // Straight to the terminal: libtest captures `eprintln!` of passing tests.
+            let notice = format!(
+                "note: skipped {what} on {name}: no usable adapter — install a Vulkan driver to run it \
+                 (apt-get install libvulkan1 mesa-vulkan-drivers); {REQUIRE_GPU_BACKENDS}=1 makes this a failure\n"
+            );
+            std::io::stderr().write_all(notice.as_bytes()).ok();
+            false
+        }
+    }
+}
+
+/// The names among `names` (`"flex"`, `"wgpu"`, …; `"auto"` always) whose backend can run here
+/// ([`can_run`]).
+pub fn runnable<'a>(names: &[&'a str], what: &str) -> Vec<&'a str> {
+    names
+        .iter()
+        .copied()
+        .filter(|n| match n.parse::<BackendName>() {
+            Ok(b) if b != BackendName::Auto => can_run(b, what),
+            _ => true,
+        })
+        .collect()
 }

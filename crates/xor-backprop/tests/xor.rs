@@ -47,6 +47,9 @@ fn hand_gradients_equal_autodiff_and_finite_differences_in_f64_on_cpu() {
 
 #[test]
 fn hand_gradients_equal_autodiff_in_f32_on_wgpu() {
+    if !gradlab_testkit::can_run(BackendName::Wgpu, "xor autodiff") {
+        return;
+    }
     // f32 carries ~1.2e-7 relative precision; a gradient here passes through ~10 roundings
     // (two matmuls, two sigmoids, their derivatives). 1e-4 leaves a wide margin over the few
     // 1e-6 observed, and still catches any wrong derivative (those are off by O(1)).
@@ -79,6 +82,9 @@ fn autodiff_training_solves_xor_on_flex() {
 
 #[test]
 fn autodiff_training_solves_xor_on_wgpu() {
+    if !gradlab_testkit::can_run(BackendName::Wgpu, "xor training") {
+        return;
+    }
     assert_solves(BackendName::Wgpu);
 }
 
@@ -97,7 +103,7 @@ fn xor(args: &[&str], cwd: &std::path::Path) -> (bool, String) {
 #[test]
 fn every_subcommand_runs_on_flex_and_wgpu_without_plots() {
     let dir = tempfile::tempdir().unwrap();
-    for backend in ["flex", "wgpu"] {
+    for backend in gradlab_testkit::runnable(&["flex", "wgpu"], "xor-backprop's subcommands") {
         let (ok, t) = xor(&["seed", "--no-plot"], dir.path());
         assert!(ok && t.contains("output 0.50") && t.contains("single layer"), "{t}");
         let (ok, t) = xor(
