@@ -119,3 +119,23 @@ fn every_crate_but_fastconv_and_gradlab_forbids_unsafe_code() {
         }
     }
 }
+
+/// Architecture Invariant: binaries find their data at run time (`gradlab::data::source`), never
+/// at the build checkout's compile-time path: `workspace_root()` is for tests only.
+#[test]
+fn no_binary_reads_the_build_checkout() {
+    let definition = root().join("crates/gradlab/src/lib.rs");
+    let offenders: Vec<String> = product_sources()
+        .into_iter()
+        .filter(|f| *f != definition)
+        .filter(|f| std::fs::read_to_string(f).unwrap().contains("workspace_root()"))
+        .map(|f| f.display().to_string())
+        .collect();
+    assert!(offenders.is_empty(), "workspace_root() in product code: {offenders:?}");
+    let lib = std::fs::read_to_string(&definition).unwrap();
+    let uses = lib.matches("workspace_root()").count();
+    assert_eq!(
+        uses, 1,
+        "gradlab itself only defines workspace_root(), it does not call it"
+    );
+}

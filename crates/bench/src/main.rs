@@ -68,7 +68,7 @@ impl Report {
 }
 
 fn main() -> ExitCode {
-    gradlab::backend::quiet_vulkan_layers();
+    gradlab::startup();
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(e) => gradlab::exit_code(Err(e)),

@@ -250,8 +250,8 @@ fn digits(n: usize) -> Result<(Vec<f32>, Vec<i64>)> {
     let (pixels, labels) = match DIGITS.get() {
         Some(d) => d,
         None => {
-            let path = gradlab::locate(std::path::Path::new("datasets/mnist-5k/mnist_5k.csv.gz"));
-            let d = gradlab::data::digits_csv::read(&path)?;
+            let file = gradlab::data::digits_csv::find(std::path::Path::new("datasets/mnist-5k/mnist_5k.csv.gz"));
+            let d = gradlab::data::digits_csv::read_file(&file)?;
             DIGITS.get_or_init(|| d)
         }
     };

@@ -123,7 +123,7 @@ fn check_args(cmd: &Cmd) -> Result<()> {
 }
 
 fn main() -> ExitCode {
-    gradlab::backend::quiet_vulkan_layers();
+    gradlab::startup();
     gradlab::exit_code(run(Cli::parse()))
 }
 
@@ -423,12 +423,12 @@ fn run(cli: Cli) -> Result<()> {
                 "∂(Σ out)/∂K by autodiff: {:?}",
                 burn_grad.map(|r| r.map(|v| (v * 1e4).round() / 1e4))
             );
-            let path = gradlab::locate(&cfg.data_dir).join("mnist-5k/mnist_5k.csv.gz");
-            let (pixels, labels) = gradlab::data::digits_csv::read(&path)?;
+            let file = gradlab::data::digits_csv::find(&cfg.data_dir.join("mnist-5k/mnist_5k.csv.gz"));
+            let (pixels, labels) = gradlab::data::digits_csv::read_file(&file)?;
             if digit >= labels.len() {
                 bail!(
                     "--digit {digit} is out of range: {} has {} images",
-                    path.display(),
+                    file.describe(),
                     labels.len()
                 );
             }

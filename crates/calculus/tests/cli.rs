@@ -104,3 +104,38 @@ fn shipped_config_equals_the_defaults() {
     let cfg: calculus::CalculusConfig = gradlab::config::load_layers(&[path]).unwrap();
     assert_eq!(cfg, calculus::CalculusConfig::default());
 }
+
+/// A copied (or installed) binary reads its real digit from the mnist-5k copy built into it.
+#[test]
+fn a_copied_binary_finds_its_digit_outside_the_checkout() {
+    let args = ["--backend", "flex", "--no-plot", "conv2d", "--digit", "3"];
+    let (ok, inside) = calculus(&args, &gradlab::workspace_root());
+    assert!(ok, "{inside}");
+    let (o, _dir) = gradlab_testkit::run_elsewhere(env!("CARGO_BIN_EXE_calculus"), &args);
+    let elsewhere = gradlab_testkit::text(&o);
+    assert!(o.status.success(), "{elsewhere}");
+    let digit = |t: &str| t.lines().find(|l| l.starts_with("mnist-5k digit")).map(String::from);
+    assert!(digit(&inside).is_some());
+    assert_eq!(digit(&elsewhere), digit(&inside));
+}
+
+/// CubeCL's caches (wgpu's compiled kernels and autotune results) go to the user's cache folder,
+/// not into a `target/` of the Cargo workspace the binary happens to run in.
+#[test]
+fn cubecl_caches_go_to_the_users_cache_folder() {
+    if !gradlab_testkit::can_run(gradlab::BackendName::Wgpu, "the CubeCL cache location") {
+        return;
+    }
+    let (copy, dir) = gradlab_testkit::copy_elsewhere(env!("CARGO_BIN_EXE_calculus"));
+    std::fs::write(dir.path().join("Cargo.toml"), "[workspace]\n").unwrap();
+    let o = gradlab_testkit::run_copy(&copy, &["--backend", "wgpu", "--no-plot", "sigmoid"], dir.path());
+    assert!(o.status.success(), "{}", gradlab_testkit::text(&o));
+    assert!(
+        !dir.path().join("target").exists(),
+        "CubeCL wrote into the folder's target/"
+    );
+    assert!(
+        dir.path().join("home/.cache/cubecl").is_dir(),
+        "no CubeCL cache in the user's cache folder"
+    );
+}

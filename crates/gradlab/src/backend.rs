@@ -397,6 +397,23 @@ pub fn quiet_vulkan_layers() {
     }
 }
 
+/// Put CubeCL's caches (autotune results, compiled kernels: the wgpu/vulkan backends') in the
+/// user's cache folder (`~/.cache/cubecl` on Linux) instead of CubeCL's default, a
+/// `target/environment/` folder in whatever Cargo workspace holds the current folder — which put
+/// them in the source checkout when running from it, even with `CARGO_TARGET_DIR` elsewhere.
+/// A `cubecl.toml` / `burn.toml` that names another place than `target` is respected. Call it
+/// before any wgpu device exists.
+pub fn cubecl_cache_in_user_dir() {
+    use burn::cubecl::config::cache::CacheConfig;
+    use burn::cubecl::config::{CubeClRuntimeConfig, RuntimeConfig};
+    let mut cfg = CubeClRuntimeConfig::from_current_dir().override_from_env();
+    if matches!(cfg.environment.path, CacheConfig::Target) {
+        cfg.environment.path = CacheConfig::Global;
+    }
+    // `false` when something already read the config: then it stays as it was.
+    CubeClRuntimeConfig::try_set(cfg);
+}
+
 /// Whether this process has one thread (Linux: `/proc/self/status`; elsewhere unknown, so no).
 fn single_threaded() -> bool {
     std::fs::read_to_string("/proc/self/status")

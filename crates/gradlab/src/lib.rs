@@ -22,8 +22,10 @@ pub mod runs;
 
 pub use backend::{Adapter, AdapterChoice, BackendConfig, BackendName, ResolvedBackend};
 
-/// The workspace root, found from this crate's manifest at compile time. Used to locate
-/// `datasets/` and `configs/` when a binary runs from another folder.
+/// The workspace root of the checkout this crate was *built* from (a compile-time path): for
+/// tests and tools that run inside that checkout. Binaries never use it (a copied or installed
+/// binary must not read, or download into, its build checkout; `tests/architecture.rs` keeps
+/// it out of their code): they find data with [`data::source`].
 pub fn workspace_root() -> std::path::PathBuf {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     root.canonicalize().unwrap_or(root)
@@ -47,6 +49,14 @@ pub fn seeded<M: burn::module::Module>(device: &burn::tensor::Device, seed: u64,
     module
 }
 
+/// What every gradlab binary does first, in `main`, before anything else runs: keep Mesa's
+/// device-selection layer quiet ([`backend::quiet_vulkan_layers`]) and put CubeCL's caches in
+/// the user's cache folder ([`backend::cubecl_cache_in_user_dir`]).
+pub fn startup() {
+    backend::quiet_vulkan_layers();
+    backend::cubecl_cache_in_user_dir();
+}
+
 /// A binary's exit: success, or the error chain on one `error: …` line and exit code 2.
 pub fn exit_code(result: anyhow::Result<()>) -> std::process::ExitCode {
     match result {
@@ -58,16 +68,11 @@ pub fn exit_code(result: anyhow::Result<()>) -> std::process::ExitCode {
     }
 }
 
-/// Resolve a relative data path: as given when it exists from the current folder, otherwise
-/// from the workspace root (so binaries work from any folder of the checkout).
+/// Resolve a relative path to a file or folder the user keeps (a data folder, a reference
+/// file): the first place [`data::source`] finds it, else `path` from the current folder.
 pub fn locate(path: &std::path::Path) -> std::path::PathBuf {
-    if path.is_absolute() || path.exists() {
-        return path.to_path_buf();
-    }
-    let from_root = workspace_root().join(path);
-    if from_root.exists() {
-        from_root
-    } else {
-        path.to_path_buf()
+    match data::source::find(path, None) {
+        data::source::DataFile::Path(p) if p.exists() => p,
+        _ => data::source::find_dir(path),
     }
 }

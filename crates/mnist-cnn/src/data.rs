@@ -107,13 +107,14 @@ pub struct Splits {
 pub fn load(cfg: &MnistConfig) -> Result<Splits> {
     let (train, test, description) = match cfg.dataset {
         DatasetName::Mnist5k => {
-            let path = gradlab::locate(&cfg.data_dir).join("mnist-5k/mnist_5k.csv.gz");
-            let all = read_csv_digits(&path)?;
+            let file = gradlab::data::digits_csv::find(&cfg.data_dir.join("mnist-5k/mnist_5k.csv.gz"));
+            let (pixels, labels) = gradlab::data::digits_csv::read_file(&file)?;
+            let all = ImageSet::new(pixels, labels)?;
             let split = stratified_split(all.labels(), cfg.test_size, cfg.seed)
-                .with_context(|| format!("splitting {}", path.display()))?;
+                .with_context(|| format!("splitting {}", file.describe()))?;
             let description = format!(
                 "mnist-5k ({}), seeded stratified split (seed {}): {} train / {} test",
-                path.display(),
+                file.describe(),
                 cfg.seed,
                 split.train.len(),
                 split.test.len()
@@ -142,7 +143,7 @@ pub fn load(cfg: &MnistConfig) -> Result<Splits> {
             )
         }
         DatasetName::Mnist => {
-            let dir = gradlab::locate(&cfg.mnist_dir);
+            let dir = gradlab::data::source::find_dir(&cfg.mnist_dir);
             for remote in MNIST_FILES {
                 ensure_file(&dir, &remote, MNIST_MIRRORS)?;
             }

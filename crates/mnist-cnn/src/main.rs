@@ -126,7 +126,7 @@ impl TrainArgs {
 }
 
 fn main() -> ExitCode {
-    gradlab::backend::quiet_vulkan_layers();
+    gradlab::startup();
     gradlab::exit_code(run(Cli::parse()))
 }
 

@@ -439,3 +439,43 @@ fn wgpu_without_a_vulkan_driver_is_a_clear_error_not_a_crash() {
         );
     }
 }
+
+/// A copied (or `cargo install`ed) binary works from any folder: it finds no checkout, so it
+/// trains on the mnist-5k copy built into it and gets the same result as in the checkout.
+#[test]
+fn a_copied_binary_works_outside_the_checkout_with_the_same_result() {
+    let exe = env!("CARGO_BIN_EXE_mnist-cnn");
+    let out = tempfile::tempdir().unwrap();
+    let runs = out.path().join("in-checkout");
+    let args = |runs: &str| -> Vec<String> {
+        [
+            "--backend",
+            "flex",
+            "--out",
+            runs,
+            "train",
+            "--epochs",
+            "1",
+            "--train-limit",
+            "320",
+            "--test-limit",
+            "100",
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let a = args(runs.to_str().unwrap());
+    let inside = mnist_cnn(
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+        &gradlab::workspace_root(),
+    );
+    let inside = text(&inside);
+    let b = args("runs");
+    let (o, dir) = gradlab_testkit::run_elsewhere(exe, &b.iter().map(String::as_str).collect::<Vec<_>>());
+    let elsewhere = text(&o);
+    assert!(o.status.success(), "{elsewhere}");
+    assert!(elsewhere.contains("the copy built into this binary"), "{elsewhere}");
+    let result = |t: &str| accuracy_and_loss(&t[t.find("test accuracy").unwrap()..]);
+    assert_eq!(result(&elsewhere), result(&inside), "{elsewhere}\n---\n{inside}");
+    assert!(dir.path().join("runs/run-001/model.bpk").exists());
+}

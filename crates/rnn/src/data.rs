@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
+use gradlab::data::source::{Bundled, DataFile};
 use serde::{Deserialize, Serialize};
 
 /// The characters a model knows, in sorted order; a character's id is its position.
@@ -131,10 +132,32 @@ pub fn corpus_from_text(text: &str, valid_fraction: f64, limit: usize, source: &
     })
 }
 
+/// *Pride and Prejudice*, built into the binary (0.7 MB), so an installed `rnn` works from any
+/// folder.
+pub static AUSTEN: Bundled = Bundled {
+    path: "datasets/austen/prideprejudice.txt",
+    bytes: include_bytes!("../../../datasets/austen/prideprejudice.txt"),
+};
+
 /// Read `path` (UTF-8) and build the corpus.
 pub fn load(path: &Path, valid_fraction: f64, limit: usize) -> Result<Corpus> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read the corpus {}", path.display()))?;
+    load_from(&DataFile::Path(path.to_path_buf()), valid_fraction, limit)
+}
+
+/// The corpus a config's `data_file` names, found as [`gradlab::data::source::find`] says (the
+/// bundled novel last).
+pub fn find(data_file: &Path) -> DataFile {
+    gradlab::data::source::find(data_file, Some(&AUSTEN))
+}
+
+/// Read a found file (UTF-8; on disk or bundled) and build the corpus.
+pub fn load_from(file: &DataFile, valid_fraction: f64, limit: usize) -> Result<Corpus> {
+    let name = file.describe();
+    let bytes = file
+        .read()
+        .with_context(|| format!("cannot read the corpus {name}"))?
+        .into_owned();
     let text = String::from_utf8(bytes)
-        .map_err(|e| anyhow::anyhow!("{}: not UTF-8 (byte {})", path.display(), e.utf8_error().valid_up_to()))?;
-    corpus_from_text(&text, valid_fraction, limit, &path.display().to_string())
+        .map_err(|e| anyhow::anyhow!("{name}: not UTF-8 (byte {})", e.utf8_error().valid_up_to()))?;
+    corpus_from_text(&text, valid_fraction, limit, &name)
 }

@@ -141,7 +141,7 @@ impl TrainArgs {
 }
 
 fn main() -> ExitCode {
-    gradlab::backend::quiet_vulkan_layers();
+    gradlab::startup();
     gradlab::exit_code(run(Cli::parse()))
 }
 
@@ -208,7 +208,7 @@ fn run(cli: Cli) -> Result<()> {
                 ),
             }
             println!("resolved config:\n{}", gradlab::config::to_toml(&cfg)?);
-            let corpus = rnn::data::load(&gradlab::locate(&cfg.data_file), cfg.valid_fraction, cfg.limit)?;
+            let corpus = rnn::data::load_from(&rnn::data::find(&cfg.data_file), cfg.valid_fraction, cfg.limit)?;
             let out = train(&cfg, &backend, &corpus, true)?;
             let last = out.history.last().expect("at least one evaluation");
             println!(
@@ -290,7 +290,7 @@ fn gradients(cfg: &RnnConfig, steps: usize, scales: &[f64]) -> Result<()> {
         (1..=MAX_SCALES).contains(&scales.len()) && scales.iter().all(|s| s.is_finite() && *s >= 0.0),
         "--scales must be 1 to {MAX_SCALES} non-negative numbers"
     );
-    let corpus = rnn::data::load(&gradlab::locate(&cfg.data_file), cfg.valid_fraction, cfg.limit)?;
+    let corpus = rnn::data::load_from(&rnn::data::find(&cfg.data_file), cfg.valid_fraction, cfg.limit)?;
     ensure!(
         corpus.valid.len() > steps,
         "--steps {steps} is longer than the validation text ({} characters)",

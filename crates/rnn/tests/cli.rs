@@ -326,3 +326,31 @@ fn the_committed_corpus_is_the_documented_one() {
     let c = load(&path, 0.1, 0).unwrap();
     assert_eq!((c.vocab.len(), c.train.len(), c.valid.len()), (75, 616_291, 68_477));
 }
+
+/// A copied (or installed) binary trains on the novel built into it, from any folder, with the
+/// same result as in the checkout.
+#[test]
+fn a_copied_binary_works_outside_the_checkout_with_the_same_result() {
+    let out = tempfile::tempdir().unwrap();
+    let runs = out.path().join("in-checkout");
+    let args = ["--out", "RUNS", "train", "--limit", "4000", "--epochs", "1"];
+    fn with<'a>(args: [&'a str; 7], r: &'a str) -> [&'a str; 7] {
+        args.map(|a| if a == "RUNS" { r } else { a })
+    }
+    let inside = text(&rnn_bin(
+        &with(args, runs.to_str().unwrap()),
+        &gradlab::workspace_root(),
+    ));
+    let (o, _dir) = gradlab_testkit::run_elsewhere(env!("CARGO_BIN_EXE_rnn"), &with(args, "runs"));
+    let elsewhere = text(&o);
+    assert!(o.status.success(), "{elsewhere}");
+    assert!(elsewhere.contains("the copy built into this binary"), "{elsewhere}");
+    // The losses and the character count (not the timing after them).
+    let result = |t: &str| {
+        t.lines()
+            .find(|l| l.starts_with("validation loss"))
+            .map(|l| l.split(';').next().unwrap_or_default().to_string())
+    };
+    assert!(result(&inside).is_some(), "{inside}");
+    assert_eq!(result(&elsewhere), result(&inside), "{elsewhere}");
+}

@@ -8,6 +8,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail, ensure};
+use gradlab::data::source::{Bundled, DataFile};
 use gradlab::data::split::stratified_split;
 
 /// One labelled sentence.
@@ -32,16 +33,24 @@ pub struct ReviewFile {
     pub neutral: usize,
 }
 
-/// Read and check the movie-review file; errors name the file and the line.
+/// The movie-review file, built into the binary (1.4 MB), so an installed `sentiment` works
+/// from any folder.
+pub static MOVIE_REVIEWS: Bundled = Bundled {
+    path: "datasets/movie-reviews/movie-reviews.tsv",
+    bytes: include_bytes!("../../../datasets/movie-reviews/movie-reviews.tsv"),
+};
+
+/// Read and check the movie-review file at `path`; errors name the file and the line.
 pub fn read_reviews(path: &Path) -> Result<ReviewFile> {
-    let bytes = std::fs::read(path).with_context(|| {
-        format!(
-            "cannot read the movie reviews {} (the file is committed under datasets/movie-reviews/)",
-            path.display()
-        )
-    })?;
+    read_reviews_from(&DataFile::Path(path.to_path_buf()))
+}
+
+/// Read and check a found movie-review file (on disk or bundled).
+pub fn read_reviews_from(file: &DataFile) -> Result<ReviewFile> {
+    let path = file.describe();
+    let bytes = file.read()?.into_owned();
     let text = String::from_utf8(bytes)
-        .map_err(|e| anyhow::anyhow!("{}: not UTF-8 (byte {})", path.display(), e.utf8_error().valid_up_to()))?;
+        .map_err(|e| anyhow::anyhow!("{path}: not UTF-8 (byte {})", e.utf8_error().valid_up_to()))?;
     let mut reviews = Vec::new();
     let mut neutral = 0;
     for (i, raw) in text.lines().enumerate() {
@@ -52,14 +61,14 @@ pub fn read_reviews(path: &Path) -> Result<ReviewFile> {
         }
         let mut parts = raw.splitn(3, '\t');
         let (Some(_id), Some(rating), Some(sentence)) = (parts.next(), parts.next(), parts.next()) else {
-            bail!("{}:{line}: expected `id<TAB>rating<TAB>text`", path.display());
+            bail!("{}:{line}: expected `id<TAB>rating<TAB>text`", path);
         };
         let rating: f64 = rating
             .trim()
             .parse()
             .ok()
             .filter(|r: &f64| r.is_finite())
-            .with_context(|| format!("{}:{line}: rating {rating:?} is not a number", path.display()))?;
+            .with_context(|| format!("{}:{line}: rating {rating:?} is not a number", path))?;
         if rating == 0.0 {
             neutral += 1;
             continue;
@@ -74,7 +83,7 @@ pub fn read_reviews(path: &Path) -> Result<ReviewFile> {
     ensure!(
         reviews.len() >= 10,
         "{}: only {} rated sentences; need at least 10",
-        path.display(),
+        path,
         reviews.len()
     );
     Ok(ReviewFile { reviews, neutral })
@@ -135,8 +144,8 @@ pub fn split(file: &ReviewFile, seed: u64, limit: usize) -> Result<Splits> {
 
 /// Load the configured file and split it.
 pub fn load(cfg: &crate::config::SentimentConfig) -> Result<Splits> {
-    let path = gradlab::locate(&cfg.data_file);
-    let file = read_reviews(&path)?;
+    let found = gradlab::data::source::find(&cfg.data_file, Some(&MOVIE_REVIEWS));
+    let file = read_reviews_from(&found)?;
     split(&file, cfg.seed, cfg.limit)
 }
 

@@ -120,7 +120,7 @@ impl TrainArgs {
 }
 
 fn main() -> ExitCode {
-    gradlab::backend::quiet_vulkan_layers();
+    gradlab::startup();
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(e) => gradlab::exit_code(Err(e)),

@@ -213,3 +213,36 @@ fn a_flag_is_accepted_only_where_it_has_an_effect() {
         );
     }
 }
+
+/// A copied (or installed) binary trains on the movie reviews built into it, from any folder,
+/// with the same result as in the checkout.
+#[test]
+fn a_copied_binary_works_outside_the_checkout_with_the_same_result() {
+    let out = tempfile::tempdir().unwrap();
+    let runs = out.path().join("in-checkout");
+    let args = [
+        "--backend",
+        "flex",
+        "--out",
+        "RUNS",
+        "train",
+        "--limit",
+        "600",
+        "--epochs",
+        "1",
+    ];
+    fn with<'a>(args: [&'a str; 9], r: &'a str) -> [&'a str; 9] {
+        args.map(|a| if a == "RUNS" { r } else { a })
+    }
+    let inside = text(&sentiment(
+        &with(args, runs.to_str().unwrap()),
+        &gradlab::workspace_root(),
+        None,
+    ));
+    let (o, _dir) = gradlab_testkit::run_elsewhere(env!("CARGO_BIN_EXE_sentiment"), &with(args, "runs"));
+    let elsewhere = text(&o);
+    assert!(o.status.success(), "{elsewhere}");
+    let result = |t: &str| t.lines().find(|l| l.starts_with("test: ")).map(String::from);
+    assert!(result(&inside).is_some(), "{inside}");
+    assert_eq!(result(&elsewhere), result(&inside), "{elsewhere}");
+}

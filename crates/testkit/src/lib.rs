@@ -5,6 +5,7 @@
 //! - [`text`]: stdout then stderr, as one string to search.
 //! - [`assert_refused`], [`help_without`]: a flag is accepted only where it acts.
 //! - [`can_run`], [`runnable`]: skip (with a notice) or, in CI, require the wgpu/vulkan backends.
+//! - [`run_elsewhere`]: a copy of a binary run outside the checkout, as an installed one runs.
 
 use std::io::Write;
 use std::path::Path;
@@ -119,4 +120,37 @@ pub fn runnable<'a>(names: &[&'a str], what: &str) -> Vec<&'a str> {
             _ => true,
         })
         .collect()
+}
+
+/// Run a copy of the binary `exe` as a user who copied or installed it would: the copy in a
+/// fresh folder outside any checkout, run from that folder, with no `GRADLAB_DATA` and a
+/// private home and cache folder. Returns the output and the folder (kept alive by the caller).
+pub fn run_elsewhere(exe: &str, args: &[&str]) -> (Output, tempfile::TempDir) {
+    let (copy, dir) = copy_elsewhere(exe);
+    (run_copy(&copy, args, dir.path()), dir)
+}
+
+/// A copy of the binary `exe` in `<fresh folder>/bin/`, and that folder.
+pub fn copy_elsewhere(exe: &str) -> (std::path::PathBuf, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let name = Path::new(exe).file_name().expect("a binary name");
+    let copy = dir.path().join("bin").join(name);
+    std::fs::create_dir_all(copy.parent().expect("bin/")).expect("bin/");
+    std::fs::copy(exe, &copy).unwrap_or_else(|e| panic!("copying {exe}: {e}"));
+    (copy, dir)
+}
+
+/// Run `copy` (from [`copy_elsewhere`]) in `dir` as [`run_elsewhere`] does: no `GRADLAB_DATA`,
+/// home and cache folder inside `dir`.
+pub fn run_copy(copy: &Path, args: &[&str], dir: &Path) -> Output {
+    let home = dir.join("home");
+    Command::new(copy)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("GRADLAB_DATA")
+        .env("HOME", &home)
+        .env("XDG_CACHE_HOME", home.join(".cache"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", copy.display()))
 }

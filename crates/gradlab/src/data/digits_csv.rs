@@ -6,25 +6,41 @@ use std::path::Path;
 
 use anyhow::{Context, Result, ensure};
 
+use super::source::{Bundled, DataFile};
+
 /// Pixels per image.
 pub const PIXELS: usize = 28 * 28;
 
-/// Read the file: `(pixels, labels)` with `pixels.len() == labels.len() * 784`.
+/// The mnist-5k file, built into every binary that reads it (1.1 MB), so an installed binary
+/// works from any folder.
+pub static MNIST_5K: Bundled = Bundled {
+    path: "datasets/mnist-5k/mnist_5k.csv.gz",
+    bytes: include_bytes!("../../../../datasets/mnist-5k/mnist_5k.csv.gz"),
+};
+
+/// The mnist-5k file named `path` in a config (`<data_dir>/mnist-5k/mnist_5k.csv.gz`), found as
+/// [`super::source::find`] says, the bundled copy last.
+pub fn find(path: &Path) -> DataFile {
+    super::source::find(path, Some(&MNIST_5K))
+}
+
+/// Read the file at `path`: `(pixels, labels)` with `pixels.len() == labels.len() * 784`.
 pub fn read(path: &Path) -> Result<(Vec<u8>, Vec<u8>)> {
-    let file = std::fs::File::open(path).with_context(|| {
-        format!(
-            "cannot open {} (the mnist-5k data set ships in the repository's datasets/ folder; set `data_dir` if you moved it)",
-            path.display()
-        )
-    })?;
+    read_file(&DataFile::Path(path.to_path_buf()))
+}
+
+/// Read a found file (on disk or bundled); errors name it.
+pub fn read_file(file: &DataFile) -> Result<(Vec<u8>, Vec<u8>)> {
+    let name = file.describe();
+    let bytes = file.read()?;
     let mut text = String::new();
-    flate2::read::GzDecoder::new(file)
+    flate2::read::GzDecoder::new(&*bytes)
         .read_to_string(&mut text)
-        .with_context(|| format!("{}: corrupt gzip stream", path.display()))?;
+        .with_context(|| format!("{name}: corrupt gzip stream"))?;
     let mut pixels = Vec::with_capacity(5000 * PIXELS);
     let mut labels = Vec::with_capacity(5000);
     for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let at = || format!("{} line {}", path.display(), n + 1);
+        let at = || format!("{name} line {}", n + 1);
         let fields: Vec<&str> = line.split(',').collect();
         ensure!(
             fields.len() == PIXELS + 1,
@@ -46,7 +62,7 @@ pub fn read(path: &Path) -> Result<(Vec<u8>, Vec<u8>)> {
             }
         }
     }
-    ensure!(!labels.is_empty(), "{}: no images", path.display());
+    ensure!(!labels.is_empty(), "{name}: no images");
     Ok((pixels, labels))
 }
 

@@ -5,4 +5,5 @@
 pub mod digits_csv;
 pub mod download;
 pub mod idx;
+pub mod source;
 pub mod split;
