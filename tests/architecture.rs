@@ -139,3 +139,47 @@ fn no_binary_reads_the_build_checkout() {
         "gradlab itself only defines workspace_root(), it does not call it"
     );
 }
+
+/// Architecture Invariant: a default build links no HTTP client. The one download (the official
+/// MNIST files) is behind `mnist-cnn`'s opt-in `download` feature; without it a missing file is
+/// an error saying where to put it.
+#[test]
+fn only_the_download_feature_links_an_http_client() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let tree = |args: &[&str]| {
+        let o = std::process::Command::new(&cargo)
+            .args(["tree", "-e", "normal", "--prefix", "none", "--offline"])
+            .args(args)
+            .current_dir(root())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let has_ureq = |t: &str| t.lines().any(|l| l.starts_with("ureq "));
+    for krate in ["calculus", "xor-backprop", "sentiment", "rnn", "bench", "mnist-cnn"] {
+        assert!(!has_ureq(&tree(&["-p", krate])), "{krate} links an HTTP client");
+    }
+    assert!(
+        has_ureq(&tree(&["-p", "mnist-cnn", "--features", "download"])),
+        "mnist-cnn's download feature should bring the HTTP client"
+    );
+}
+
+/// Every README starts with a title and closes every code fence (an odd count renders half the
+/// page as code, as xor-backprop's once did).
+#[test]
+fn every_readme_has_a_title_and_balanced_code_fences() {
+    let mut readmes = vec![root().join("README.md"), root().join("ARCHITECTURE.md")];
+    for dir in std::fs::read_dir(root().join("crates")).unwrap().flatten() {
+        let r = dir.path().join("README.md");
+        assert!(r.is_file(), "{} has no README.md", dir.path().display());
+        readmes.push(r);
+    }
+    for r in readmes {
+        let text = std::fs::read_to_string(&r).unwrap();
+        assert!(text.starts_with("# "), "{} does not start with a title", r.display());
+        let fences = text.lines().filter(|l| l.trim_start().starts_with("```")).count();
+        assert_eq!(fences % 2, 0, "{}: {fences} code fences", r.display());
+    }
+}

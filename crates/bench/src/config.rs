@@ -78,13 +78,16 @@ pub const MAX_BATCH: usize = 4096;
 pub const MAX_BATCH_SIZES: usize = 16;
 
 impl BenchConfig {
-    /// The `--quick` settings: one batch size (32), a short budget.
+    /// The `--quick` settings: one batch size (32), a short budget, conformance on batch 32.
     pub fn quick(mut self) -> Self {
         self.batch_sizes = vec![32];
         self.warmup = 1;
         self.min_reps = 3;
         self.max_reps = 5;
         self.max_seconds = 0.5;
+        // The conformance check on the timed batch: a wgpu/vulkan kernel compiled (and tuned)
+        // for one serves the other, instead of every kernel being compiled for two shapes.
+        self.conformance_batch = 32;
         self
     }
 

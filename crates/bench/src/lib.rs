@@ -65,6 +65,32 @@ pub fn resolve_backends(cfg: &BenchConfig) -> (Vec<ResolvedBackend>, Vec<Backend
     (ok, status)
 }
 
+/// For `--quick`: leave `vulkan` out when `wgpu` already runs on the same adapter through the
+/// Vulkan API (then the two are one code path, and timing both only compiles every GPU kernel
+/// twice). Its status says so. Returns whether it was left out.
+pub fn drop_vulkan_twin(backends: &mut Vec<ResolvedBackend>, status: &mut [BackendStatus]) -> bool {
+    let find = |n: BackendName| backends.iter().position(|b| b.backend == n);
+    let (Some(w), Some(v)) = (find(BackendName::Wgpu), find(BackendName::Vulkan)) else {
+        return false;
+    };
+    let (wa, va) = (&backends[w].adapter, &backends[v].adapter);
+    if !(wa.api == "vulkan" && wa == va) {
+        return false;
+    }
+    let detail = format!(
+        "left out by --quick: wgpu already runs on {} through Vulkan (the same code path); \
+         `--backends wgpu,vulkan` or a full run times both",
+        wa.name
+    );
+    backends.remove(v);
+    for s in status.iter_mut().filter(|s| s.backend == BackendName::Vulkan) {
+        s.status = "skipped".into();
+        s.detail = detail.clone();
+        s.resolved = None;
+    }
+    true
+}
+
 /// One (model, backend, batch) measurement.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Measurement {

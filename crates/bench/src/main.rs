@@ -19,10 +19,10 @@ struct Cli {
     /// TOML config file(s), applied in order over the defaults.
     #[arg(short, long)]
     config: Vec<PathBuf>,
-    /// Backends to compare (comma-separated): flex, ndarray, wgpu, vulkan.
-    #[arg(long, value_delimiter = ',', value_enum)]
+    /// Backends to compare (comma-separated).
+    #[arg(long, value_delimiter = ',', value_parser = backend_parser())]
     backends: Option<Vec<BackendName>>,
-    /// Models to time (comma-separated): mnist-cnn, sentiment, rnn, xor-backprop.
+    /// Models to time (comma-separated; mnist-cnn-fast is the CNN with fastconv's fused ops).
     #[arg(long, value_delimiter = ',', value_enum)]
     models: Option<Vec<ModelName>>,
     /// Batch sizes of the sweep (comma-separated).
@@ -31,7 +31,9 @@ struct Cli {
     /// wgpu/vulkan adapter: default, discrete[:N], integrated[:N], cpu.
     #[arg(long)]
     adapter: Option<gradlab::AdapterChoice>,
-    /// Batch 32 only and a short budget (a minute or two, most of it wgpu kernel compilation).
+    /// A minute or two: batch 32 only, a short budget, a conformance check on that same batch
+    /// (so each wgpu/vulkan kernel compiles once), and vulkan left out when it would be wgpu's
+    /// own adapter and API again (unless --backends names both).
     #[arg(long)]
     quick: bool,
     /// Skip the conformance check.
@@ -50,6 +52,20 @@ struct Cli {
     /// Folder for runs (overrides `out_dir`).
     #[arg(long)]
     out: Option<PathBuf>,
+}
+
+/// The backends the bench compares: every concrete one (`auto` is a choice among them, not a
+/// backend to time, so it is not offered).
+fn backend_parser() -> impl clap::builder::TypedValueParser<Value = BackendName> {
+    use clap::ValueEnum;
+    use clap::builder::TypedValueParser;
+    let names: Vec<&'static str> = BackendName::value_variants()
+        .iter()
+        .filter(|b| **b != BackendName::Auto)
+        .map(|b| b.as_str())
+        .collect();
+    clap::builder::PossibleValuesParser::new(names)
+        .map(|s| <BackendName as ValueEnum>::from_str(&s, false).unwrap_or(BackendName::Flex))
 }
 
 /// `report.json` and `results.csv` of a run, rewritten (atomically) as results arrive;
@@ -122,7 +138,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
     if let Some(f) = &refs {
         reference::check_batch_rule(f, &cfg.reference)?;
     }
-    let (backends, status) = resolve_backends(&cfg);
+    let (mut backends, mut status) = resolve_backends(&cfg);
+    if cli.quick && cli.backends.is_none() {
+        bench::drop_vulkan_twin(&mut backends, &mut status);
+    }
     for s in &status {
         println!("{:<8} {}: {}", s.backend.as_str(), s.status, s.detail);
     }
@@ -159,6 +178,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
     };
     report.write(&[])?;
 
+    let started = std::time::Instant::now();
+    let mut seconds = serde_json::Map::new();
     let mut disagree = false;
     if cfg.conformance {
         if backends.len() < 2 {
@@ -176,6 +197,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 cfg.seed,
             )?;
             print!("{}", conformance::table(&conf));
+            let took = started.elapsed().as_secs_f64();
+            println!("conformance took {took:.0} s");
+            seconds.insert("conformance".into(), took.into());
             disagree = conf.iter().any(|r| !r.pass);
             report.doc["conformance"]["pairs"] = serde_json::to_value(&conf)?;
             report.write(&[])?;
@@ -215,7 +239,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
         if let Some(e) = write_error {
             return Err(e);
         }
+        let took = started.elapsed().as_secs_f64() - seconds.get("conformance").and_then(|v| v.as_f64()).unwrap_or(0.0);
+        println!("timings took {took:.0} s");
+        seconds.insert("timings".into(), took.into());
         print!("{}", report::table(&results));
+        let software: Vec<(BackendName, String)> = backends
+            .iter()
+            .filter(|b| b.backend.is_wgpu() && b.adapter.is_software())
+            .map(|b| (b.backend, b.adapter.to_string()))
+            .collect();
+        print!("{}", report::verdict(&results, &software));
+        report.doc["verdict"] = serde_json::json!({
+            "fastest": report::fastest(&results),
+            "software_adapters": software.iter().map(|(b, a)| serde_json::json!({"backend": b, "adapter": a})).collect::<Vec<_>>(),
+        });
     }
 
     // Reference frameworks.
@@ -269,9 +306,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
         report::charts(&run_dir, &results)?
     };
     report.doc["ratios"] = serde_json::Value::Array(ratios);
+    let total = started.elapsed().as_secs_f64();
+    seconds.insert("total".into(), total.into());
+    report.doc["seconds"] = serde_json::Value::Object(seconds);
     report.doc["complete"] = serde_json::Value::Bool(true);
     report.write(&results)?;
-    println!("\nreport: {}", run_dir.join("report.json").display());
+    println!("\nbench took {total:.0} s (after start-up)");
+    println!("report: {}", run_dir.join("report.json").display());
     println!("table:  {}", run_dir.join("results.csv").display());
     for c in &charts {
         println!("chart:  {}", c.display());

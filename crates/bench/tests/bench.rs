@@ -74,8 +74,59 @@ fn quick_run_on_flex_and_wgpu_writes_a_valid_report() {
     assert!(report["machine"]["cpu"].is_string() && report["machine"]["logical_cores"].as_u64().unwrap() >= 1);
     assert_eq!(report["backends"].as_array().unwrap().len(), 2);
     let pairs = report["conformance"]["pairs"].as_array().unwrap();
-    assert_eq!(pairs.len(), 5, "one pair per model");
-    assert!(pairs.iter().all(|p| p["pass"] == true), "{pairs:?}");
+    assert_eq!(
+        pairs.len(),
+        4,
+        "one pair per model, none for mnist-cnn-fast (no fastconv op on wgpu)"
+    );
+    assert!(
+        pairs
+            .iter()
+            .all(|p| p["pass"] == true && p["model"] != "mnist-cnn-fast"),
+        "{pairs:?}"
+    );
+    // The conformance table's columns line up, the longest model name included.
+    let header = t.lines().find(|l| l.starts_with("model ")).unwrap();
+    let col = header.find("backends").unwrap();
+    for l in t.lines().filter(|l| l.starts_with("mnist-cnn") && l.contains(" vs ")) {
+        assert_eq!(l.find("flex vs"), Some(col), "{l}");
+    }
+    // The verdict: per model, training and inference, the fastest backend with its margin, and
+    // the software adapter named as such when wgpu ran on one.
+    let verdict = &t[t.find("verdict").expect("a verdict")..];
+    let fastest = report["verdict"]["fastest"].as_array().unwrap();
+    assert_eq!(fastest.len(), 2 * 5, "{fastest:?}");
+    for f in fastest {
+        let line = verdict
+            .lines()
+            .find(|l| {
+                let w: Vec<&str> = l.split_whitespace().collect();
+                w.first() == f["model"].as_str().as_ref() && w.get(1) == f["task"].as_str().as_ref()
+            })
+            .unwrap_or_else(|| panic!("no verdict line for {f}:\n{verdict}"));
+        assert!(
+            line.contains(&format!("batch 32: {}", f["backend"].as_str().unwrap())),
+            "{line}"
+        );
+        if let Some(m) = f["runner_up"][1].as_f64() {
+            assert!(m >= 1.0, "{f}");
+            assert!(line.contains('×'), "{line}");
+        }
+    }
+    let software = wgpu["resolved"]["adapter"]["device_type"] == "cpu";
+    assert_eq!(verdict.contains("a software adapter"), software, "{verdict}");
+    // One batch size: bars, one per backend and step, labelled with the backend names.
+    let svg = std::fs::read_to_string(run.join("throughput-sentiment.svg")).unwrap();
+    assert!(
+        svg.contains("batch 32") && svg.contains("\nflex\n") && svg.contains("\nwgpu\n"),
+        "{svg}"
+    );
+    let filled = |colour: &str| svg.matches(&format!("opacity=\"0.85\" fill=\"{colour}\"")).count();
+    assert_eq!(
+        (filled("#0000FF"), filled("#FF0000")),
+        (3, 3),
+        "two bars and a legend swatch each colour:\n{svg}"
+    );
     let csv = std::fs::read_to_string(run.join("results.csv")).unwrap();
     assert_eq!(csv.lines().count(), 1 + 9);
     for m in ["mnist-cnn", "mnist-cnn-fast", "sentiment", "rnn", "xor-backprop"] {
@@ -92,7 +143,10 @@ fn conformance_holds_across_ndarray_flex_and_wgpu() {
         .map(gradlab_testkit::backend)
         .collect();
     let pairs = conformance::run(&ModelName::ALL, &backends, 8, 3, 42).unwrap();
-    assert_eq!(pairs.len(), 5 * backends.len() * (backends.len() - 1) / 2);
+    // Every pair for four models; mnist-cnn-fast only between backends with the fastconv op.
+    let n = backends.len();
+    let fast = backends.iter().filter(|b| fastconv::is_supported(&b.device)).count();
+    assert_eq!(pairs.len(), 4 * n * (n - 1) / 2 + fast * fast.saturating_sub(1) / 2);
     let bad: Vec<_> = pairs.iter().filter(|p| !p.pass).collect();
     assert!(bad.is_empty(), "{}", conformance::table(&pairs));
 }
@@ -291,4 +345,43 @@ fn a_run_killed_half_way_keeps_every_finished_measurement() {
     assert_eq!(results[0]["model"], "xor-backprop");
     let csv = std::fs::read_to_string(dir.path().join("b/run-001/results.csv")).unwrap();
     assert_eq!(csv.lines().count(), 1 + results.len());
+}
+
+/// `--quick` with the default backends leaves vulkan out when wgpu already runs on the same
+/// adapter through Vulkan (one code path; timing both compiled every kernel twice), and says so.
+#[test]
+fn quick_times_one_of_wgpu_and_its_vulkan_twin() {
+    if !gradlab_testkit::can_run(BackendName::Vulkan, "the bench's --quick backend list") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let o = bench(
+        &["--quick", "--models", "xor-backprop", "--no-conformance", "--out", "b"],
+        dir.path(),
+    );
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("b/run-001/report.json")).unwrap()).unwrap();
+    let status = |name: &str| {
+        report["backends"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["backend"] == name)
+            .cloned()
+            .unwrap()
+    };
+    let wgpu = status("wgpu");
+    let vulkan = status("vulkan");
+    if wgpu["resolved"]["adapter"]["api"] == "vulkan" {
+        assert_eq!(vulkan["status"], "skipped", "{vulkan}");
+        assert!(
+            vulkan["detail"].as_str().unwrap().contains("left out by --quick"),
+            "{vulkan}"
+        );
+        assert!(t.contains("vulkan   skipped: left out by --quick"), "{t}");
+    } else {
+        assert_eq!(vulkan["status"], "used", "{vulkan}");
+    }
 }

@@ -39,16 +39,16 @@ enum Cmd {
         #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
         start: f64,
         /// Learning rate.
-        #[arg(long, default_value_t = 0.1)]
+        #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
         lr: f64,
         /// Steps.
-        #[arg(long, default_value_t = 100)]
+        #[arg(long, default_value_t = 100, allow_negative_numbers = true)]
         steps: usize,
     },
     /// f(x, y) = sin(√(x² + y²)) on a 30×30 grid, its gradient field by autodiff.
     Surface {
         /// Grid points per axis.
-        #[arg(long, default_value_t = 30)]
+        #[arg(long, default_value_t = 30, allow_negative_numbers = true)]
         grid: usize,
     },
     /// Symbolic partial derivatives of an expression, checked against autodiff at a point.
@@ -95,9 +95,12 @@ enum Cmd {
     },
     /// Valid convolution with the Sobel-X kernel by hand and by burn; the kernel gradient.
     Conv2d {
-        /// Index of the mnist-5k digit to filter too.
-        #[arg(long, default_value_t = 0)]
+        /// The class of the real mnist-5k digit filtered too (0–9).
+        #[arg(long, default_value_t = 7, allow_negative_numbers = true)]
         digit: usize,
+        /// Which image of that class: 0 is the first in the file, 1 the second, …
+        #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+        index: usize,
     },
 }
 
@@ -401,7 +404,7 @@ fn run(cli: Cli) -> Result<()> {
                 wrote(&p);
             }
         }
-        Cmd::Conv2d { digit } => {
+        Cmd::Conv2d { digit, index } => {
             let img = conv::example_image();
             let hand = conv::correlate(&img, &conv::SOBEL_X);
             let (burn_out, burn_grad) = conv::burn_conv(device, &img, &conv::SOBEL_X);
@@ -425,17 +428,22 @@ fn run(cli: Cli) -> Result<()> {
             );
             let file = gradlab::data::digits_csv::find(&cfg.data_dir.join("mnist-5k/mnist_5k.csv.gz"));
             let (pixels, labels) = gradlab::data::digits_csv::read_file(&file)?;
-            if digit >= labels.len() {
-                bail!(
-                    "--digit {digit} is out of range: {} has {} images",
-                    file.describe(),
-                    labels.len()
-                );
+            if digit > 9 {
+                bail!("--digit {digit} is out of range: a digit class is 0 to 9");
             }
+            let of_class: Vec<usize> = (0..labels.len()).filter(|&i| usize::from(labels[i]) == digit).collect();
+            let Some(&at) = of_class.get(index) else {
+                bail!(
+                    "--index {index} is out of range: {} holds {} of digit {digit} (allowed 0 ..= {})",
+                    file.describe(),
+                    gradlab::count(of_class.len(), "image"),
+                    of_class.len().saturating_sub(1)
+                );
+            };
             let real = conv::Image {
                 h: 28,
                 w: 28,
-                px: pixels[digit * PIXELS..(digit + 1) * PIXELS]
+                px: pixels[at * PIXELS..(at + 1) * PIXELS]
                     .iter()
                     .map(|&p| p as f64 / 255.0)
                     .collect(),
@@ -444,8 +452,9 @@ fn run(cli: Cli) -> Result<()> {
             let d = conv::correlate(&real, &conv::SOBEL_X);
             let diff_real = max_abs_diff(&d.px, &edges.px);
             println!(
-                "mnist-5k digit {digit} (label {}): 26×26 edges, largest |hand − burn| = {diff_real:.2e}",
-                labels[digit]
+                "mnist-5k digit: a {} (image {at} of the file, the {} of its class): 26×26 edges, largest |hand − burn| = {diff_real:.2e}",
+                labels[at],
+                ordinal(index + 1)
             );
             if let Some(p) = out("conv2d.svg")? {
                 let kernel = conv::Image {
@@ -460,7 +469,7 @@ fn run(cli: Cli) -> Result<()> {
                         ("input 10×10", &img),
                         ("kernel", &kernel),
                         ("output 8×8", &burn_out),
-                        (&format!("digit {}", labels[digit]), &real),
+                        (&format!("digit {} (image {at})", labels[at]), &real),
                         ("its vertical edges", &edges),
                     ],
                 )?;
@@ -469,4 +478,16 @@ fn run(cli: Cli) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// 1st, 2nd, 3rd, 4th, …, 11th, 12th, 13th, 21st, …
+fn ordinal(n: usize) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
 }

@@ -157,8 +157,14 @@ ops_factory!(
     Operator::make_unary("ln", |a| unary(a, f64::ln, |t| t.log())),
     Operator::make_unary("sqrt", |a| unary(a, f64::sqrt, |t| t.sqrt())),
     Operator::make_unary("tanh", |a| unary(a, f64::tanh, |t| t.tanh())),
+    // The same constants as exmex's own f64 operators, so the symbolic and the autodiff
+    // parse agree on what is a variable (`e*x` has one variable there: e is Euler's number).
     Operator::make_constant("PI", Value::Const(std::f64::consts::PI)),
-    Operator::make_constant("E", Value::Const(std::f64::consts::E))
+    Operator::make_constant("π", Value::Const(std::f64::consts::PI)),
+    Operator::make_constant("E", Value::Const(std::f64::consts::E)),
+    Operator::make_constant("e", Value::Const(std::f64::consts::E)),
+    Operator::make_constant("TAU", Value::Const(std::f64::consts::TAU)),
+    Operator::make_constant("τ", Value::Const(std::f64::consts::TAU))
 );
 
 /// One variable's partial derivative.
@@ -229,7 +235,16 @@ pub fn run(device: &Device, expression: &str, point: &[(String, f64)]) -> Result
             .clone()
             .partial(i)
             .map_err(|e| anyhow::anyhow!("∂/∂{var}: {e}"))?;
-        let symbolic_value = d.eval(&at).map_err(|e| anyhow::anyhow!("{e}"))?;
+        // A derivative may have fewer variables than the expression (∂(a·x)/∂a = x): its
+        // values are picked by name, not position.
+        let d_at: Vec<f64> = d
+            .var_names()
+            .iter()
+            .map(|n| vars.iter().position(|v| v == n).map_or(f64::NAN, |k| at[k]))
+            .collect();
+        let symbolic_value = d
+            .eval(&d_at)
+            .map_err(|e| anyhow::anyhow!("∂/∂{var} at the point: {e}"))?;
         let autodiff = grads
             .as_ref()
             .and_then(|g| inputs[i].grad(g))

@@ -65,6 +65,18 @@ fn the_seed_numbers_are_printed() {
     assert!(run(&["sigmoid"]).contains("σ′(0) by autodiff = 0.250000"));
     assert!(run(&["gradient-descent"]).contains("x ≈ -2.50, f(x) ≈ -0.25"));
     assert!(run(&["partial"]).contains("= 6 (symbolic)   6 (autodiff)"));
+    // ∂(a·x)/∂a = x has one variable fewer than a·x: evaluated by name, not position.
+    let t = run(&["partial", "a*x", "--at", "a=2", "--at", "x=3"]);
+    assert!(
+        t.contains("= 3 (symbolic)   3 (autodiff)") && t.contains("= 2 (symbolic)   2 (autodiff)"),
+        "{t}"
+    );
+    // e, E, PI, π, TAU, τ are constants in both parses (exmex's own), not variables.
+    for expression in ["e*x", "E*x", "x*e"] {
+        let t = run(&["partial", expression, "--at", "x=1"]);
+        assert!(t.contains("2.71828"), "{expression}: {t}");
+    }
+    assert!(run(&["partial", "sin(π*x)", "--at", "x=0"]).contains("3.14159"));
     assert!(run(&["normal"]).contains("0.6826894921"));
     assert!(run(&["surface"]).contains("∇f(0, 0) does not exist"));
 }
@@ -80,7 +92,14 @@ fn bad_input_is_a_clear_error() {
         (vec!["partial", "x*y", "--at", "x=1"], "no value for `y`"),
         (vec!["taylor", "--terms", "0"], "must be in 1 ..= 170"),
         (vec!["taylor", "--terms", "171"], "must be in 1 ..= 170"),
-        (vec!["conv2d", "--digit", "5000"], "out of range"),
+        (
+            vec!["conv2d", "--digit", "10"],
+            "--digit 10 is out of range: a digit class is 0 to 9",
+        ),
+        (
+            vec!["conv2d", "--digit", "7", "--index", "100000"],
+            "--index 100000 is out of range",
+        ),
         (
             vec!["surface", "--grid", "1"],
             "--grid 1 is out of range (allowed 2 ..= 500",
@@ -115,8 +134,34 @@ fn a_copied_binary_finds_its_digit_outside_the_checkout() {
     let elsewhere = gradlab_testkit::text(&o);
     assert!(o.status.success(), "{elsewhere}");
     let digit = |t: &str| t.lines().find(|l| l.starts_with("mnist-5k digit")).map(String::from);
-    assert!(digit(&inside).is_some());
+    // The class asked for is the class shown (the file is sorted by label: an index into it
+    // would show a zero), and the line says which image of the file it is.
+    let line = digit(&inside).unwrap_or_default();
+    assert!(
+        line.starts_with("mnist-5k digit: a 3 (image ") && line.contains("the 1st of its class"),
+        "{line}"
+    );
     assert_eq!(digit(&elsewhere), digit(&inside));
+    let (ok, second) = calculus(
+        &[
+            "--backend",
+            "flex",
+            "--no-plot",
+            "conv2d",
+            "--digit",
+            "3",
+            "--index",
+            "1",
+        ],
+        &gradlab::workspace_root(),
+    );
+    assert!(ok, "{second}");
+    let line2 = digit(&second).unwrap_or_default();
+    assert!(
+        line2.starts_with("mnist-5k digit: a 3") && line2.contains("the 2nd of its class"),
+        "{line2}"
+    );
+    assert_ne!(line, line2);
 }
 
 /// CubeCL's caches (wgpu's compiled kernels and autotune results) go to the user's cache folder,

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use burn::module::Module;
 use burn::optim::ModuleOptimizer;
 use burn::store::ModuleRecord;
@@ -29,12 +29,22 @@ pub fn module_bytes<M: Module>(module: M) -> Result<Vec<u8>> {
 /// device). `what` names the source in errors.
 pub fn load_module_bytes<M: Module>(module: M, bytes: Vec<u8>, what: &str) -> Result<M> {
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
-        .map_err(|e| anyhow::anyhow!("{e:?}"))
+        .map_err(|e| anyhow::anyhow!("{}", brief(&format!("{e}"))))
         .with_context(|| format!("{what}: not a model file saved by gradlab"))?;
     module
         .try_load_record(record)
-        .map_err(|e| anyhow::anyhow!("{e:?}"))
-        .with_context(|| format!("{what}: does not match this model's architecture"))
+        .map_err(|e| anyhow::anyhow!("{}", brief(&format!("{e}"))))
+        .with_context(|| format!("{what}: does not match this model's architecture (a model of another kind?)"))
+}
+
+/// The first line of a library's error, cut to 200 characters: burn's record errors can list a
+/// whole module tree, which helps nobody on a terminal.
+fn brief(text: &str) -> String {
+    let line = text.lines().next().unwrap_or("").trim();
+    match line.char_indices().nth(200) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line.to_string(),
+    }
 }
 
 /// Save a module's parameters to `path` (burnpack format) atomically.
@@ -71,11 +81,19 @@ pub fn read_model_manifest<T: DeserializeOwned>(path: &Path, kind: &str, format:
     let value: serde_json::Value =
         serde_json::from_str(&text).with_context(|| format!("{}: not {kind} description", json_path.display()))?;
     let found = value.get("format").and_then(|f| f.as_str()).unwrap_or("");
-    anyhow::ensure!(
-        found == format,
-        "{}: format {found:?}, expected {format:?} ({kind})",
-        json_path.display()
-    );
+    if found != format {
+        match found.strip_prefix("gradlab-").and_then(|f| f.split('/').next()) {
+            Some(other) if !format.starts_with(&format!("gradlab-{other}/")) => bail!(
+                "{}: this is a {other} model (format {found:?}), not {kind}: give the run folder of \
+                 a model this command trained",
+                json_path.display()
+            ),
+            _ => bail!(
+                "{}: format {found:?}, expected {format:?} ({kind})",
+                json_path.display()
+            ),
+        }
+    }
     let manifest =
         serde_json::from_value(value).with_context(|| format!("{}: not {kind} description", json_path.display()))?;
     Ok((dir, manifest))

@@ -57,6 +57,16 @@ pub fn startup() {
     backend::cubecl_cache_in_user_dir();
 }
 
+/// `n` and the noun, singular or plural: `count(1, "sentence")` is "1 sentence",
+/// `count(2, "sentence")` "2 sentences" (nouns whose plural adds an `s`).
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// A binary's exit: success, or the error chain on one `error: …` line and exit code 2.
 pub fn exit_code(result: anyhow::Result<()>) -> std::process::ExitCode {
     match result {

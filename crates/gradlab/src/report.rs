@@ -169,6 +169,38 @@ fn tick(x: &f64) -> String {
 /// Plot several curves on one pair of axes into an SVG file; `log_y` for a log-scaled y axis
 /// (non-positive values are left out there).
 pub fn plot_lines(path: &Path, title: &str, x_desc: &str, y_desc: &str, lines: &[Line], log_y: bool) -> Result<()> {
+    plot_lines_with(path, title, (x_desc, None), y_desc, lines, log_y)
+}
+
+/// How the x axis of [`plot_lines_with`] is labelled: ticks at whole numbers only, each shown
+/// as the function makes it (e.g. `x ↦ 2^x` for a log2 batch-size axis).
+pub type XLabels = fn(f64) -> String;
+
+/// The series colours, in order.
+const PALETTE: [RGBColor; 10] = [
+    BLUE,
+    RED,
+    GREEN,
+    MAGENTA,
+    CYAN,
+    BLACK,
+    RGBColor(230, 140, 0),
+    RGBColor(120, 60, 20),
+    RGBColor(128, 128, 128),
+    RGBColor(110, 0, 200),
+];
+
+/// [`plot_lines`] with an optional labeller for the x axis (ticks at whole numbers). Each
+/// legend swatch is drawn like its series: same colour, same width, a marker where the series
+/// has markers.
+pub fn plot_lines_with(
+    path: &Path,
+    title: &str,
+    (x_desc, x_labels): (&str, Option<XLabels>),
+    y_desc: &str,
+    lines: &[Line],
+    log_y: bool,
+) -> Result<()> {
     let finite = |&(x, y): &(f64, f64)| x.is_finite() && y.is_finite() && (!log_y || y > 0.0);
     let all: Vec<(f64, f64)> = lines
         .iter()
@@ -183,18 +215,17 @@ pub fn plot_lines(path: &Path, title: &str, x_desc: &str, y_desc: &str, lines: &
         .iter()
         .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
     let x1 = if x1 > x0 { x1 } else { x0 + 1.0 };
-    let palette = [
-        BLUE,
-        RED,
-        GREEN,
-        MAGENTA,
-        CYAN,
-        BLACK,
-        RGBColor(230, 140, 0),
-        RGBColor(120, 60, 20),
-        RGBColor(128, 128, 128),
-        RGBColor(110, 0, 200),
-    ];
+    // With a labeller, one tick per whole number (and nothing between them).
+    let x_ticks = if x_labels.is_some() {
+        (x1 - x0).round() as usize + 1
+    } else {
+        10
+    };
+    let x_fmt = |x: &f64| match x_labels {
+        Some(f) if x.fract() == 0.0 => f(*x),
+        Some(_) => String::new(),
+        None => tick(x),
+    };
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (800, 480)).into_drawing_area();
@@ -212,7 +243,8 @@ pub fn plot_lines(path: &Path, title: &str, x_desc: &str, y_desc: &str, lines: &
                     .configure_mesh()
                     .x_desc(x_desc)
                     .y_desc(y_desc)
-                    .x_label_formatter(&tick)
+                    .x_labels(x_ticks)
+                    .x_label_formatter(&x_fmt)
                     .y_label_formatter(&|y: &f64| {
                         if log_y || (*y != 0.0 && y.abs() < 0.01) {
                             format!("{y:.0e}")
@@ -222,18 +254,22 @@ pub fn plot_lines(path: &Path, title: &str, x_desc: &str, y_desc: &str, lines: &
                     })
                     .draw()?;
                 for (i, line) in lines.iter().enumerate() {
-                    let color = palette[i % palette.len()];
+                    let color = PALETTE[i % PALETTE.len()];
                     let pts: Vec<(f64, f64)> = line.points.iter().copied().filter(finite).collect();
                     // Earlier curves are drawn wider, so curves that coincide stay visible.
                     let width = 2 + (3 * (lines.len() - 1 - i) / (lines.len() - 1).max(1)) as u32;
-                    if line.markers {
+                    let (width, markers) = if line.markers { (1, true) } else { (width, false) };
+                    if markers {
                         chart.draw_series(pts.iter().map(|&p| Circle::new(p, 4, color.filled())))?;
                     }
-                    let width = if line.markers { 1 } else { width };
                     chart
                         .draw_series(LineSeries::new(pts, color.stroke_width(width)))?
                         .label(line.label.clone())
-                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+                        .legend(move |(x, y)| {
+                            let line = PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(width));
+                            let dot = Circle::new((x + 10, y), if markers { 4 } else { 0 }, color.filled());
+                            EmptyElement::at((0, 0)) + line + dot
+                        });
                 }
                 chart
                     .configure_series_labels()
@@ -248,6 +284,104 @@ pub fn plot_lines(path: &Path, title: &str, x_desc: &str, y_desc: &str, lines: &
         } else {
             let pad = ((y1 - y0) * 0.05).max(1e-9);
             draw!(builder.build_cartesian_2d(x0..x1, y0 - pad..y1 + pad)?);
+        }
+        root.present()?;
+    }
+    crate::io::atomic_write(path, svg.as_bytes())
+}
+
+/// Grouped bars into an SVG file: one group per category, one bar per series in each group
+/// (`series[k].1[i]` is series k's value for category i), each bar labelled with its value, a
+/// legend swatch per series in the bar's colour; `log_y` for a log-scaled y axis (bars of
+/// non-positive or non-finite values are left out).
+pub fn plot_bars(
+    path: &Path,
+    title: &str,
+    categories: &[String],
+    y_desc: &str,
+    series: &[(String, Vec<f64>)],
+    log_y: bool,
+) -> Result<()> {
+    let ok = |v: f64| v.is_finite() && (!log_y || v > 0.0);
+    let values: Vec<f64> = series
+        .iter()
+        .flat_map(|s| s.1.iter().copied())
+        .filter(|&v| ok(v))
+        .collect();
+    anyhow::ensure!(
+        !values.is_empty() && !categories.is_empty(),
+        "nothing to plot in {}",
+        path.display()
+    );
+    let lo = values.iter().copied().fold(f64::MAX, f64::min);
+    let hi = values.iter().copied().fold(f64::MIN, f64::max);
+    let n = categories.len();
+    let k = series.len().max(1);
+    let cats = categories.to_vec();
+    let x_fmt = move |x: &f64| {
+        let i = x.floor();
+        if (x - i - 0.5).abs() < 1e-9 && i >= 0.0 && (i as usize) < cats.len() {
+            cats[i as usize].clone()
+        } else {
+            String::new()
+        }
+    };
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (800, 480)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut builder = ChartBuilder::on(&root);
+        builder
+            .caption(title, ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(64);
+        macro_rules! draw {
+            ($chart:expr, $base:expr) => {{
+                let mut chart = $chart;
+                chart
+                    .configure_mesh()
+                    .disable_x_mesh()
+                    .x_labels(2 * n + 1)
+                    .x_label_formatter(&x_fmt)
+                    .y_desc(y_desc)
+                    .y_label_formatter(&|y: &f64| if log_y { format!("{y:.0e}") } else { tick(y) })
+                    .draw()?;
+                let width = 0.8 / k as f64;
+                for (j, (label, vals)) in series.iter().enumerate() {
+                    let color = PALETTE[j % PALETTE.len()];
+                    let bars: Vec<(f64, f64)> = vals
+                        .iter()
+                        .enumerate()
+                        .filter(|&(_, &v)| ok(v))
+                        .map(|(i, &v)| (i as f64 + 0.1 + j as f64 * width, v))
+                        .collect();
+                    chart
+                        .draw_series(bars.iter().map(|&(x, v)| {
+                            Rectangle::new([(x, $base), (x + width * 0.95, v)], color.mix(0.85).filled())
+                        }))?
+                        .label(label.clone())
+                        .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 16, y + 5)], color.mix(0.85).filled()));
+                    chart.draw_series(
+                        bars.iter()
+                            .map(|&(x, v)| Text::new(format!("{v:.0}"), (x, v), ("sans-serif", 11).into_font())),
+                    )?;
+                }
+                chart
+                    .configure_series_labels()
+                    .background_style(WHITE.mix(0.8))
+                    .border_style(BLACK)
+                    .draw()?;
+            }};
+        }
+        if log_y {
+            let base = lo / 2.0;
+            draw!(
+                builder.build_cartesian_2d(0.0..n as f64, (base..hi * 3.0).log_scale())?,
+                base
+            );
+        } else {
+            draw!(builder.build_cartesian_2d(0.0..n as f64, 0.0..hi * 1.1)?, 0.0);
         }
         root.present()?;
     }
@@ -301,6 +435,29 @@ impl ConfusionMatrix {
     }
 }
 
+/// A time as `YYYY-MM-DD HH:MM UTC` (for "trained …" lines; no time-zone database needed).
+pub fn utc_minute(t: std::time::SystemTime) -> String {
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60
+    )
+}
+
 /// Write a run's `report.json`: `{"crate", "version", "backend", ...body}` (`body` must be a
 /// JSON object: the crate's own figures).
 pub fn write_run_report(
@@ -325,6 +482,16 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn utc_minute_formats_known_instants() {
+        let at = |secs: u64| utc_minute(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs));
+        assert_eq!(at(0), "1970-01-01 00:00 UTC");
+        // `date -u -d @1796056800` → Mon Nov 30 16:40:00 UTC 2026
+        assert_eq!(at(1_796_056_800), "2026-11-30 16:40 UTC");
+        // `date -u -d @951825599` → Tue Feb 29 11:59:59 UTC 2000
+        assert_eq!(at(951_825_599), "2000-02-29 11:59 UTC");
+    }
+
     use super::*;
 
     fn metrics(epoch: usize) -> EpochMetrics {

@@ -33,17 +33,148 @@ pub fn latest_run(out_dir: &Path) -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// The model file of the latest finished run in `out_dir` (`file` inside it), or a clear error
-/// when there is none.
-pub fn latest_file(out_dir: &Path, file: &str) -> Result<PathBuf> {
-    let p = latest_run(out_dir)?.join(file);
-    if !p.exists() {
-        bail!(
-            "{} does not exist (the latest run has not finished; train first or pass --model)",
-            p.display()
-        );
+/// The file that marks a model trained on part of its data (`--limit` and the like): beside
+/// the model file, so it travels with the model folder. It holds one line saying why.
+pub const TOY_MARK: &str = "TOY.txt";
+
+/// Mark the model in `model_dir` as a small experiment, with the reason (e.g. "trained with
+/// --limit 5: 5 of 10,568 sentences").
+pub fn mark_toy(model_dir: &Path, why: &str) -> Result<()> {
+    crate::io::atomic_write(
+        &model_dir.join(TOY_MARK),
+        format!("{why}\nA small experiment: `eval` and `predict` use it only when no full run has finished.\n")
+            .as_bytes(),
+    )
+}
+
+/// The model `eval`/`predict`/`sample` use, and where it came from.
+#[derive(Debug, Clone)]
+pub struct ChosenModel {
+    /// The model file (or the file naming the model folder, e.g. `model/model.json`).
+    pub path: PathBuf,
+    /// Why it is a toy (its [`TOY_MARK`]), when it is one.
+    pub toy: Option<String>,
+    /// True when no `--model` was given and the newest finished run was picked.
+    pub by_default: bool,
+}
+
+impl ChosenModel {
+    /// One line for the user: the path, when the model was written and its headline figure from
+    /// the run's `report.json` (e.g. "test accuracy 96.50 %"), and the toy mark.
+    pub fn describe(&self) -> String {
+        let mut s = format!("model: {}", self.path.display());
+        let mut facts = Vec::new();
+        if let Ok(t) = std::fs::metadata(&self.path).and_then(|m| m.modified()) {
+            facts.push(format!("trained {}", crate::report::utc_minute(t)));
+        }
+        if let Some(h) = self.headline() {
+            facts.push(h);
+        }
+        if let Some(why) = &self.toy {
+            facts.push(format!("a toy: {why}"));
+        }
+        if self.by_default {
+            facts.push("the newest finished run; --model chooses another".into());
+        }
+        if !facts.is_empty() {
+            s.push_str(&format!(" ({})", facts.join("; ")));
+        }
+        s
     }
-    Ok(p)
+
+    /// The run's headline figure, from the `report.json` of the run folder holding the model.
+    fn headline(&self) -> Option<String> {
+        let report = self
+            .path
+            .ancestors()
+            .skip(1)
+            .take(3)
+            .map(|d| d.join("report.json"))
+            .find(|p| p.is_file())?;
+        let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(report).ok()?).ok()?;
+        if let Some(a) = doc["test"]["accuracy"].as_f64() {
+            return Some(format!("test accuracy {:.2} %", 100.0 * a));
+        }
+        let last = doc["history"].as_array()?.last()?;
+        last["valid_loss_per_char"]
+            .as_f64()
+            .map(|v| format!("validation {v:.3} nats/char"))
+    }
+}
+
+/// The model to use: `given` — a run folder, or a model file/folder inside one — or, when
+/// `None`, the newest finished run in `out_dir` (one holding `model_rel` and its `report.json`), preferring runs not
+/// marked as toys ([`TOY_MARK`]); unfinished runs (stopped by Ctrl-C, failed) are passed over.
+pub fn choose_model(given: Option<&Path>, out_dir: &Path, model_rel: &str) -> Result<ChosenModel> {
+    let toy_of = |path: &Path| {
+        let mark = path.parent()?.join(TOY_MARK);
+        let text = std::fs::read_to_string(mark).ok()?;
+        Some(text.lines().next().unwrap_or("").trim().to_string())
+    };
+    if let Some(p) = given {
+        // A run folder: its model inside (a folder holding `model_rel`).
+        let path = if p.join(model_rel).exists() {
+            p.join(model_rel)
+        } else if p.is_dir()
+            && let Some(file) = Path::new(model_rel).file_name()
+            && p.join(file).exists()
+        {
+            // The model folder itself (e.g. `run-003/model` for `model/model.json`).
+            p.join(file)
+        } else {
+            p.to_path_buf()
+        };
+        if !path.exists() {
+            bail!("--model {}: no such file or folder", p.display());
+        }
+        if path.is_dir() {
+            bail!(
+                "--model {}: not a run folder or a model (no {model_rel} inside)",
+                p.display()
+            );
+        }
+        return Ok(ChosenModel {
+            toy: toy_of(&path),
+            path,
+            by_default: false,
+        });
+    }
+    let mut runs: Vec<(u32, PathBuf)> = std::fs::read_dir(out_dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| {
+                    let n = e.file_name().to_str()?.strip_prefix("run-")?.parse::<u32>().ok()?;
+                    Some((n, e.path()))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    runs.sort();
+    // Finished: the model is there and so is the report every crate writes last (the RNN
+    // saves its model during training too, so the model alone does not say it finished).
+    let finished: Vec<PathBuf> = runs
+        .into_iter()
+        .rev()
+        .filter(|(_, d)| d.join("report.json").is_file())
+        .map(|(_, d)| d.join(model_rel))
+        .filter(|p| p.exists())
+        .collect();
+    let pick = finished
+        .iter()
+        .find(|p| toy_of(p).is_none())
+        .or(finished.first())
+        .cloned();
+    match pick {
+        Some(path) => Ok(ChosenModel {
+            toy: toy_of(&path),
+            path,
+            by_default: true,
+        }),
+        None => bail!(
+            "no finished run in {} (none holds {model_rel}): train first, or pass --model",
+            out_dir.display()
+        ),
+    }
 }
 
 /// A run folder made on first use: for commands that write files only in some cases (plots
@@ -83,6 +214,72 @@ impl LazyRunDir {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn run(out: &Path, n: u32, finished: bool, toy: bool) -> PathBuf {
+        let d = out.join(format!("run-{n:03}"));
+        std::fs::create_dir_all(d.join("model")).unwrap();
+        if finished {
+            std::fs::write(d.join("model/model.json"), "{}").unwrap();
+            std::fs::write(d.join("report.json"), r#"{"test": {"accuracy": 0.875}}"#).unwrap();
+        }
+        if toy {
+            mark_toy(&d.join("model"), "trained with --limit 5").unwrap();
+        }
+        d
+    }
+
+    #[test]
+    fn the_default_model_is_the_newest_finished_full_run() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path();
+        let err = choose_model(None, out, "model/model.json").unwrap_err().to_string();
+        assert!(err.contains("no finished run") && err.contains("--model"), "{err}");
+        run(out, 1, true, false);
+        run(out, 2, true, false);
+        run(out, 3, true, true); // a toy
+        run(out, 4, false, false); // stopped by Ctrl-C
+        let half = run(out, 5, false, false); // stopped mid-training, its model saved so far
+        std::fs::write(half.join("model/model.json"), "{}").unwrap();
+        let c = choose_model(None, out, "model/model.json").unwrap();
+        assert_eq!(c.path, out.join("run-002/model/model.json"));
+        assert!(c.by_default && c.toy.is_none());
+        let line = c.describe();
+        assert!(
+            line.contains("run-002") && line.contains("test accuracy 87.50 %"),
+            "{line}"
+        );
+        // Only toys: the newest toy, said to be one.
+        let tmp2 = tempfile::tempdir().unwrap();
+        run(tmp2.path(), 1, true, true);
+        run(tmp2.path(), 2, true, true);
+        let c = choose_model(None, tmp2.path(), "model/model.json").unwrap();
+        assert_eq!(c.path, tmp2.path().join("run-002/model/model.json"));
+        assert!(
+            c.describe().contains("a toy: trained with --limit 5"),
+            "{}",
+            c.describe()
+        );
+    }
+
+    #[test]
+    fn model_accepts_a_run_folder_a_model_folder_or_the_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = run(tmp.path(), 7, true, false);
+        let want = d.join("model/model.json");
+        for given in [d.clone(), d.join("model"), want.clone()] {
+            let c = choose_model(Some(&given), Path::new("/nonexistent"), "model/model.json").unwrap();
+            assert_eq!(c.path, want, "{}", given.display());
+            assert!(!c.by_default);
+        }
+        let err = choose_model(Some(&tmp.path().join("nope")), tmp.path(), "model/model.json")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no such file"), "{err}");
+        let err = choose_model(Some(tmp.path()), tmp.path(), "model/model.json")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not a run folder"), "{err}");
+    }
 
     #[test]
     fn a_lazy_run_folder_appears_on_first_use_and_never_reuses_a_run() {

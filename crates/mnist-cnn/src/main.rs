@@ -33,13 +33,13 @@ enum Command {
     Train(TrainArgs),
     /// Evaluate a saved model on its own test split: accuracy and confusion matrix.
     Eval {
-        /// Model: a run folder or its model.bpk (default: the latest run's).
+        /// Model: a run folder or its model.bpk (default: the newest finished run, toys last).
         #[arg(long)]
         model: Option<PathBuf>,
     },
     /// Classify one digit: an image file, or an index into the model's test split.
     Predict {
-        /// Model: a run folder or its model.bpk (default: the latest run's).
+        /// Model: a run folder or its model.bpk (default: the newest finished run, toys last).
         #[arg(long)]
         model: Option<PathBuf>,
         /// An image of one digit: PNG, JPEG, BMP or PGM/PPM, any size, either polarity.
@@ -50,7 +50,7 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Fit::Auto, requires = "image")]
         fit: Fit,
         /// An index into the model's test split.
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         index: Option<usize>,
     },
 }
@@ -72,22 +72,22 @@ struct TrainArgs {
     #[arg(long, value_enum)]
     dataset: Option<DatasetName>,
     /// Random seed of weights, split and data order (overrides `seed`).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     seed: Option<u64>,
     /// Epochs.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     epochs: Option<usize>,
     /// Batch size.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     batch_size: Option<usize>,
     /// Adam learning rate.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     lr: Option<f64>,
     /// Use only the first N training images.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     train_limit: Option<usize>,
     /// Use only the first N test images.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     test_limit: Option<usize>,
     /// Continue the latest run from its last checkpoint (a finished run continues into a new
     /// run folder).
@@ -174,10 +174,10 @@ fn run(cli: Cli) -> Result<()> {
             let opts = TrainOptions { resume, verbose: true };
             let out = train(&cfg, &backend, &splits, &opts)?;
             println!(
-                "\ntest accuracy {:.2}% (loss {:.4}) on {} images; total {:.1} s",
+                "\ntest accuracy {:.2}% (loss {:.4}) on {}; total {:.1} s",
                 100.0 * out.test.accuracy,
                 out.test.loss,
-                out.test.count,
+                gradlab::count(out.test.count, "image"),
                 out.seconds
             );
             if let Some(w) = gradlab::guard::chance_warning(out.test.loss, (10f64).ln(), cfg.learning_rate) {
@@ -199,11 +199,11 @@ fn run(cli: Cli) -> Result<()> {
             println!("data: {}", splits.description);
             let r = evaluate(&loaded.model, splits.test, 256, &backend.device)?;
             println!(
-                "model {}: accuracy {:.2}% (loss {:.4}) on {} images\n",
+                "model {}: accuracy {:.2}% (loss {:.4}) on {}\n",
                 loaded.path.display(),
                 100.0 * r.accuracy,
                 r.loss,
-                r.count
+                gradlab::count(r.count, "image")
             );
             print!("{}", r.confusion.to_table());
         }
@@ -274,9 +274,10 @@ fn model_test_split(loaded: &LoadedModel, cfg: &MnistConfig) -> Result<mnist_cnn
     mnist_cnn::data::load(&eval_cfg)
 }
 
+/// The model to use (`--model`: a run folder or its model.bpk; else the newest finished run),
+/// named on stderr with when it was trained and its test accuracy.
 fn model_path(given: Option<PathBuf>, cfg: &MnistConfig) -> Result<PathBuf> {
-    match given {
-        Some(p) => Ok(p),
-        None => gradlab::runs::latest_file(&cfg.out_dir, "model.bpk"),
-    }
+    let chosen = gradlab::runs::choose_model(given.as_deref(), &cfg.out_dir, "model.bpk")?;
+    eprintln!("{}", chosen.describe());
+    Ok(chosen.path)
 }

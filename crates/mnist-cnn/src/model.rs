@@ -82,6 +82,21 @@ impl Cnn {
         self.fast
     }
 
+    /// Which code computes the convolution blocks on `device`, in words (printed by a training
+    /// run and recorded in its report as `conv_path`).
+    pub fn conv_path(&self, device: &Device, backend: gradlab::BackendName) -> String {
+        match (self.fast, fastconv::is_fast(device), fastconv::is_supported(device)) {
+            (false, _, _) => "burn's stock layers (fast_path is off)".into(),
+            (true, true, _) => "fastconv's fused conv+ReLU(+pool) kernels (fast_path, flex)".into(),
+            (true, false, true) => format!(
+                "burn's stock operations behind fastconv's interface (fast_path; {backend} has no fast kernels)"
+            ),
+            (true, false, false) => {
+                format!("burn's stock layers (fast_path is on, but {backend} has no fastconv op)")
+            }
+        }
+    }
+
     /// Whether `x`'s convolutions go through `fastconv` (fast path on, backend has the op).
     fn fused(&self, x: &Tensor<4>) -> bool {
         self.fast && fastconv::is_supported(&x.device())

@@ -151,7 +151,10 @@ pub fn train(
         // The continuation starts from its parent's checkpoint, so it is resumable at once.
         checkpoint(first_epoch - 1, &model, &optim, &history)?;
     }
-    if cfg.fast_path && fastconv::memory::keep_freed_memory() {
+    let conv_path = model.conv_path(&device, backend.backend);
+    say(format!("convolutions: {conv_path}"));
+    // Only fastconv's kernels gain from keeping freed memory (see fastconv::memory).
+    if cfg.fast_path && fastconv::is_fast(&device) && fastconv::memory::keep_freed_memory() {
         say("fast path: freed memory is kept for reuse (glibc malloc thresholds raised)".into());
     }
     say(model.summary(&device));
@@ -237,6 +240,15 @@ pub fn train(
         None => evaluate(&model.valid(), splits.test.clone(), 256, &device)?,
     };
     let model_path = save_model(&run_dir, &model, cfg, &splits.description)?;
+    if cfg.train_limit > 0 || cfg.test_limit > 0 {
+        gradlab::runs::mark_toy(
+            &run_dir,
+            &format!(
+                "trained with train_limit {} / test_limit {}: {}",
+                cfg.train_limit, cfg.test_limit, splits.description
+            ),
+        )?;
+    }
     write_metrics(&run_dir, &history)?;
     plot_curves(&run_dir.join("curves.svg"), "mnist-cnn: seed CNN", &history)?;
     let seconds = started.elapsed().as_secs_f64();
@@ -248,6 +260,7 @@ pub fn train(
         serde_json::json!({
             "data": splits.description,
             "parameters": model.num_params(),
+            "conv_path": conv_path,
             "config": cfg,
             "parent": parent,
             "epochs": history,

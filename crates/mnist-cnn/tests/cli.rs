@@ -83,9 +83,35 @@ fn missing_data_and_models_are_explained() {
         d,
         &["train-images-idx3-ubyte.gz", "SHA-256", "delete it to download again"],
     );
+    // Another crate's model: named as such, not a dump of burn's record.
+    std::fs::create_dir_all(d.join("s/run-001/model")).unwrap();
+    std::fs::write(
+        d.join("s/run-001/model/model.json"),
+        r#"{"format": "gradlab-sentiment/1"}"#,
+    )
+    .unwrap();
+    std::fs::write(d.join("s/run-001/model/model.bpk"), b"not a cnn").unwrap();
+    fails_with(
+        &[
+            "--backend",
+            "flex",
+            "predict",
+            "--model",
+            "s/run-001/model",
+            "--index",
+            "0",
+        ],
+        d,
+        &["this is a sentiment model", "not an mnist-cnn model"],
+    );
+    fails_with(
+        &["--backend", "flex", "predict", "--model", "s/run-001", "--index", "0"],
+        d,
+        &["s/run-001: not a run folder or a model (no model.bpk inside)"],
+    );
     let o = mnist_cnn(&["--backend", "flex", "eval", "--out", "nothing-here"], d);
     assert!(!o.status.success());
-    assert!(text(&o).contains("no previous run"), "{}", text(&o));
+    assert!(text(&o).contains("no finished run in nothing-here"), "{}", text(&o));
     fails_with(
         &["--backend", "flex", "predict", "--model", "nope.bpk", "--index", "0"],
         d,
@@ -111,6 +137,7 @@ fn tiny_train_eval_predict_round_trip() {
     assert!(o.status.success(), "{t}");
     for needle in [
         "backend: flex on",
+        "convolutions: fastconv's fused conv+ReLU(+pool) kernels (fast_path, flex)",
         "Total params: 93322",
         "epoch 1/1",
         "test accuracy",
@@ -400,6 +427,24 @@ fn a_healthy_run_prints_no_error_line_without_a_desktop_session() {
             !stderr.lines().any(|l| l.starts_with("error")),
             "{backend}: a healthy run printed an error line:\n{stderr}"
         );
+        // The run says which code computed the convolutions, and records it.
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        let report: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join("runs/latest"))
+                .map(|n| std::fs::read_to_string(dir.path().join("runs").join(n.trim()).join("report.json")).unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        let used = report["backend"]["backend"].as_str().unwrap_or_default().to_string();
+        let path = report["conv_path"].as_str().unwrap_or_default();
+        assert!(stdout.contains(&format!("convolutions: {path}")), "{stdout}");
+        if used != "flex" {
+            assert_eq!(
+                path,
+                format!("burn's stock layers (fast_path is on, but {used} has no fastconv op)")
+            );
+            assert!(!stdout.contains("freed memory is kept"), "{stdout}");
+        }
     }
 }
 

@@ -6,12 +6,14 @@
 //! - [`data`]: the corpus, its character vocabulary and the held-out tail.
 //! - [`training`]: the training loop for either engine; saved models.
 //! - [`sample`]: text generation.
+//! - [`inference`]: a trained model's loss on any text (`rnn eval --text`).
 //! - [`gradients`]: ‖∂L/∂h_t‖ through time, for several scales of `Whh`.
 //! - [`config`]: the run configuration.
 
 pub mod config;
 pub mod data;
 pub mod gradients;
+pub mod inference;
 pub mod manual;
 pub mod model;
 pub mod sample;

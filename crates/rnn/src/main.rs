@@ -1,10 +1,10 @@
 //! `rnn`: the seed's forward pass, a character language model trained with BPTT, sampling,
 //! and gradients through time. A thin CLI over the library.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Result, ensure};
+use anyhow::{Context, Result, ensure};
 use burn::tensor::activation::tanh;
 use burn::tensor::{Tensor, TensorData};
 use clap::{Args, Parser, Subcommand};
@@ -42,38 +42,48 @@ enum Command {
     /// The seed's single forward step: input 2, hidden 3, output 2, weights ~ N(0, 0.01²).
     Forward {
         /// Random seed of the weights and the input (overrides `seed`).
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         seed: Option<u64>,
     },
     /// Generate text from a saved model.
     Sample {
-        /// Model folder (default: the latest run's model/).
+        /// Model: a run folder, its model/ folder or model.json (default: the newest finished run, toys last).
         #[arg(long)]
         model: Option<PathBuf>,
         /// Text to start from.
         #[arg(long, default_value = "It is a truth")]
         prime: String,
         /// Characters to generate (at most 1,000,000).
-        #[arg(long, default_value_t = 300)]
+        #[arg(long, default_value_t = 300, allow_negative_numbers = true)]
         len: usize,
         /// Softmax temperature (> 0; below 1 is more conservative).
         #[arg(long, default_value_t = 0.8, allow_negative_numbers = true)]
         temperature: f64,
         /// Random seed of the sampling (overrides `seed`).
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         seed: Option<u64>,
+    },
+    /// How well a trained model predicts any UTF-8 text: nats (and bits) per character;
+    /// characters outside the model's vocabulary are counted and reported.
+    Eval {
+        /// Model: a run folder, its model/ folder or model.json (default: the newest finished run, toys last).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// The text to score (UTF-8, at most 64 MiB).
+        #[arg(long)]
+        text: PathBuf,
     },
     /// ‖∂L/∂h_t‖ for every step of a long sequence, for several scales of Whh; writes a run
     /// folder `<out_dir>/gradients/run-NNN/`.
     Gradients {
         /// Sequence length (at most 100,000).
-        #[arg(long, default_value_t = 100)]
+        #[arg(long, default_value_t = 100, allow_negative_numbers = true)]
         steps: usize,
         /// Scales of Whh (about its spectral radius; at most 20).
         #[arg(long, value_delimiter = ',', default_value = "0.5,0.9,1.0,1.5,3.0")]
         scales: Vec<f64>,
         /// Random seed of the weights (overrides `seed`).
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         seed: Option<u64>,
         /// The corpus file (overrides `data_file`).
         #[arg(long)]
@@ -98,16 +108,16 @@ struct TrainArgs {
     #[arg(long, value_enum)]
     engine: Option<Engine>,
     /// Random seed (overrides `seed`).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     seed: Option<u64>,
     /// Passes over the training text (overrides `epochs`).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     epochs: Option<usize>,
     /// Parallel streams for the burn engine (overrides `batch_size`).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     batch_size: Option<usize>,
     /// Use only the first N characters (overrides `limit`).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     limit: Option<usize>,
     /// The corpus file (overrides `data_file`).
     #[arg(long)]
@@ -155,6 +165,7 @@ fn resolve_config(cli: &Cli) -> Result<RnnConfig> {
         Some(Command::Forward { .. }) => Some("forward"),
         Some(Command::Sample { .. }) => Some("sample"),
         Some(Command::Gradients { .. }) => Some("gradients"),
+        Some(Command::Eval { .. }) => Some("eval"),
         _ => None,
     };
     if let Some(name) = subcommand {
@@ -182,6 +193,7 @@ fn resolve_config(cli: &Cli) -> Result<RnnConfig> {
         Some(Command::Gradients { seed, data, .. }) => {
             gradlab::overrides!(cfg, origins; seed <- *seed, data_file <- data.clone() => "--data");
         }
+        Some(Command::Eval { .. }) => {}
     }
     origins.check(cfg.validate())?;
     Ok(cfg)
@@ -233,15 +245,15 @@ fn run(cli: Cli) -> Result<()> {
                 len <= MAX_SAMPLE_LEN,
                 "--len {len} is out of range (allowed 0 ..= {MAX_SAMPLE_LEN} characters)"
             );
-            let path = match model {
-                Some(p) => p,
-                None => gradlab::runs::latest_file(&cfg.out_dir, "model/model.json")?,
-            };
+            let chosen = gradlab::runs::choose_model(model.as_deref(), &cfg.out_dir, "model/model.json")?;
+            eprintln!("{}", chosen.describe());
+            let path = chosen.path;
             let m = load_model(&path)?;
             let text = rnn::sample::sample(&m.params, &m.vocab, &prime, len, temperature, cfg.seed)?;
             println!("{text}");
         }
         Some(Command::Gradients { steps, scales, .. }) => gradients(&cfg, steps, &scales)?,
+        Some(Command::Eval { model, text }) => eval_text(&cfg, model.as_deref(), &text)?,
     }
     Ok(())
 }
@@ -364,6 +376,66 @@ fn gradients(cfg: &RnnConfig, steps: usize, scales: &[f64]) -> Result<()> {
         "table: {}\nplot:  {}",
         dir.join("gradients.csv").display(),
         svg.display()
+    );
+    Ok(())
+}
+
+/// Largest text `eval --text` reads.
+const MAX_EVAL_BYTES: u64 = 64 << 20;
+
+/// `rnn eval --text FILE`: the model's loss on the file, with the characters it cannot read.
+fn eval_text(cfg: &RnnConfig, model: Option<&Path>, file: &Path) -> Result<()> {
+    let chosen = gradlab::runs::choose_model(model, &cfg.out_dir, "model/model.json")?;
+    eprintln!("{}", chosen.describe());
+    let m = load_model(&chosen.path)?;
+    let size = std::fs::metadata(file)
+        .with_context(|| format!("cannot read {}", file.display()))?
+        .len();
+    ensure!(
+        size <= MAX_EVAL_BYTES,
+        "{}: {size} bytes is more than `eval --text` reads (at most {MAX_EVAL_BYTES})",
+        file.display()
+    );
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: not UTF-8 text (invalid byte at offset {})",
+            file.display(),
+            e.utf8_error().valid_up_to()
+        )
+    })?;
+    let s = rnn::inference::score_text(&m.params, &m.vocab, &text);
+    println!(
+        "text: {} — {}, {} of them outside the model's vocabulary of {} ({:.2} %)",
+        file.display(),
+        gradlab::count(s.chars, "character"),
+        s.unknown_total(),
+        m.vocab.len(),
+        100.0 * s.unknown_total() as f64 / s.chars.max(1) as f64
+    );
+    if !s.unknown.is_empty() {
+        let shown: Vec<String> = s.unknown.iter().take(12).map(|(c, n)| format!("{c:?} ×{n}")).collect();
+        println!(
+            "not in the vocabulary: {}{} — not scored; the hidden state restarts after each ({} stretches of known text)",
+            shown.join(", "),
+            if s.unknown.len() > 12 {
+                format!(" and {} more", s.unknown.len() - 12)
+            } else {
+                String::new()
+            },
+            s.stretches
+        );
+    }
+    ensure!(
+        s.scored > 0,
+        "{}: no two neighbouring characters are both in the model's vocabulary: nothing to score",
+        file.display()
+    );
+    println!(
+        "loss: {:.4} nats/char ({:.4} bits/char) over {} predictions",
+        s.nats_per_char,
+        s.nats_per_char / std::f64::consts::LN_2,
+        s.scored
     );
     Ok(())
 }

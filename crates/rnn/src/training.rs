@@ -292,6 +292,12 @@ pub fn train(cfg: &RnnConfig, backend: &ResolvedBackend, corpus: &Corpus, verbos
     bar.finish_and_clear();
     let params = state.params();
     let seconds = started.elapsed().as_secs_f64();
+    if cfg.limit > 0 {
+        gradlab::runs::mark_toy(
+            &model_dir,
+            &format!("trained with --limit {}: {}", cfg.limit, corpus.description),
+        )?;
+    }
     write_run_report(
         &run_dir,
         "rnn",

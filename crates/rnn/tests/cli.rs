@@ -206,6 +206,45 @@ fn save_load_sample_is_reproducible() {
         dir.path(),
         "model.json",
     );
+
+    // eval --text: the loss on another text, with the characters the model cannot read.
+    let other = "It is a truth — universally acknowledged… ✓✓ that a single man ✓";
+    std::fs::write(dir.path().join("other.txt"), other).unwrap();
+    let o = rnn_bin(&["eval", "--model", model, "--text", "other.txt"], dir.path());
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    let want = rnn::inference::score_text(&m.params, &m.vocab, other);
+    assert!(want.unknown_total() >= 3, "the test text must hold unknown characters");
+    assert!(
+        t.contains(&format!("loss: {:.4} nats/char", want.nats_per_char)),
+        "expected {:.4}:\n{t}",
+        want.nats_per_char
+    );
+    assert!(
+        t.contains(&format!(
+            "{} of them outside the model's vocabulary",
+            want.unknown_total()
+        )),
+        "{t}"
+    );
+    assert!(t.contains("'✓' ×3"), "{t}");
+    std::fs::write(dir.path().join("bad.txt"), b"ab\xffcd").unwrap();
+    fails_with(
+        &["eval", "--model", model, "--text", "bad.txt"],
+        dir.path(),
+        "bad.txt: not UTF-8 text (invalid byte at offset 2)",
+    );
+    fails_with(
+        &["eval", "--model", model, "--text", "missing.txt"],
+        dir.path(),
+        "missing.txt",
+    );
+    std::fs::write(dir.path().join("alien.txt"), "✓✓✓").unwrap();
+    fails_with(
+        &["eval", "--model", model, "--text", "alien.txt"],
+        dir.path(),
+        "nothing to score",
+    );
 }
 
 #[test]

@@ -11,6 +11,10 @@ use serde::{Deserialize, Serialize};
 use crate::model::{ModelKind, Pooling};
 use crate::tokenizer::Side;
 
+/// The smallest `limit` (other than 0, all): 10 % of it must give at least two sentences to the
+/// test and validation splits each.
+pub const MIN_LIMIT: usize = 20;
+
 /// Everything a training run needs to know.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -107,6 +111,16 @@ impl SentimentConfig {
         check_range("epochs", self.epochs, 1, 100_000)?;
         check_range("batch_size", self.batch_size, 1, 65_536)?;
         check_range("learning_rate", self.learning_rate, 1e-12, 10.0)?;
+        if self.limit != 0 && self.limit < MIN_LIMIT {
+            return Err(invalid(
+                "limit",
+                format!(
+                    "config: `limit` = {} is too small: the 80/10/10 split needs at least {MIN_LIMIT} \
+                     sentences (2 to test, 2 to validate, 16 to train; 0 = all)",
+                    self.limit
+                ),
+            ));
+        }
         if self.oov_token.trim().is_empty() {
             return Err(invalid("oov_token", "config: `oov_token` must not be empty"));
         }

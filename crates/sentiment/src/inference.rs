@@ -140,7 +140,7 @@ impl BinaryMetrics {
     pub fn to_text(&self) -> String {
         let c = &self.confusion.counts;
         format!(
-            "accuracy {:.2}%  precision {:.2}%  recall {:.2}%  F1 {:.2}%  (loss {:.4}, {} sentences)\n\
+            "accuracy {:.2}%  precision {:.2}%  recall {:.2}%  F1 {:.2}%  (loss {:.4}, {})\n\
              confusion (rows true, columns predicted):\n\
              {:>18}{:>10}\n{:>8}{:>10}{:>10}\n{:>8}{:>10}{:>10}\n",
             100.0 * self.accuracy,
@@ -148,7 +148,7 @@ impl BinaryMetrics {
             100.0 * self.recall,
             100.0 * self.f1,
             self.loss,
-            self.count,
+            gradlab::count(self.count, "sentence"),
             "negative",
             "positive",
             "negative",

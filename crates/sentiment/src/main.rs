@@ -36,20 +36,20 @@ enum Command {
     /// Adam 1e-3 (only the weights' random seed can change).
     Seed {
         /// Random seed of the initial weights and batch order (overrides `seed`).
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         seed: Option<u64>,
     },
     /// Evaluate a saved model on the test split it was trained with: accuracy, precision,
     /// recall, F1, confusion.
     Eval {
-        /// Model folder (default: the latest run's model/).
+        /// Model: a run folder, its model/ folder or model.json (default: the newest finished run, toys last).
         #[arg(long)]
         model: Option<PathBuf>,
     },
     /// Probability and label of each text: given as arguments, or one per line from `--file`
     /// or standard input.
     Predict {
-        /// Model folder (default: the latest run's model/).
+        /// Model: a run folder, its model/ folder or model.json (default: the newest finished run, toys last).
         #[arg(long)]
         model: Option<PathBuf>,
         /// Read one text per line from this file (`-` for standard input).
@@ -77,19 +77,19 @@ struct TrainArgs {
     #[arg(long, value_enum)]
     classifier: Option<ModelKind>,
     /// Random seed of split, weights and order (overrides `seed`).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     seed: Option<u64>,
     /// Epochs (overrides `epochs`).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     epochs: Option<usize>,
     /// Batch size (overrides `batch_size`).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     batch_size: Option<usize>,
     /// Adam learning rate (overrides `learning_rate`).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     lr: Option<f64>,
     /// Use a stratified sample of N sentences (overrides `limit`).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     limit: Option<usize>,
 }
 
@@ -168,8 +168,10 @@ fn resolve_config(cli: &Cli) -> Result<SentimentConfig> {
 fn run(cli: Cli) -> Result<ExitCode> {
     let cfg = resolve_config(&cli)?;
     let backend = gradlab::backend::resolve(&cfg.backend_config())?;
-    let quiet = matches!(cli.command, Some(Command::Predict { .. }));
-    if !quiet {
+    // `predict` keeps stdout for its predictions (one line per input): the backend goes to stderr.
+    if matches!(cli.command, Some(Command::Predict { .. })) {
+        eprintln!("backend: {}", backend.describe());
+    } else {
         println!("backend: {}", backend.describe());
     }
     match cli.command {
@@ -290,8 +292,9 @@ fn print_prediction(p: f32, text: &str) {
     println!("{p:.4}\t{}\t{text}", label(p));
 }
 
-/// Predict texts from arguments (any rejected → error) or lines (rejected lines reported,
-/// exit 1 at the end).
+/// Predict texts from arguments (any rejected → error) or lines: one output line per input
+/// line, in order, so scripts can pair them; a rejected line prints `-<TAB>skipped<TAB>text`
+/// (the reason on stderr, naming the line) and the exit code is 1 at the end.
 fn predict(
     classifier: &Classifier,
     file: Option<PathBuf>,
@@ -338,11 +341,23 @@ fn predict(
     }
     let checked: Vec<Checked> = ok.iter().map(|(_, _, c)| c.clone()).collect();
     let probs = predict_checked(classifier, &checked, device)?;
-    for ((line, t, c), p) in ok.iter().zip(probs) {
-        for w in &c.warnings {
-            eprintln!("{source}:{line}: warning: {w}");
+    let mut predicted = ok.iter().zip(probs).peekable();
+    for (i, line) in lines.iter().enumerate() {
+        match predicted.next_if(|((n, _, _), _)| *n == i + 1) {
+            Some(((n, t, c), p)) => {
+                for w in &c.warnings {
+                    eprintln!("{source}:{n}: warning: {w}");
+                }
+                print_prediction(p, t);
+            }
+            None => {
+                let text = line.as_deref().unwrap_or("");
+                match text.char_indices().nth(200) {
+                    Some((cut, _)) => println!("-\tskipped\t{}…", &text[..cut]),
+                    None => println!("-\tskipped\t{text}"),
+                }
+            }
         }
-        print_prediction(p, t);
     }
     if rejected > 0 {
         eprintln!("{rejected} line(s) of {source} skipped");
@@ -359,9 +374,10 @@ fn predict_checked(classifier: &Classifier, checked: &[Checked], device: &burn::
     predict_encoded(&classifier.model, &enc, device)
 }
 
+/// The model to use (`--model`: a run folder, its model/ folder or model.json; else the newest
+/// finished run), named on stderr with when it was trained and its test accuracy.
 fn model_path(given: Option<PathBuf>, cfg: &SentimentConfig) -> Result<PathBuf> {
-    match given {
-        Some(p) => Ok(p),
-        None => gradlab::runs::latest_file(&cfg.out_dir, "model/model.json"),
-    }
+    let chosen = gradlab::runs::choose_model(given.as_deref(), &cfg.out_dir, "model/model.json")?;
+    eprintln!("{}", chosen.describe());
+    Ok(chosen.path)
 }

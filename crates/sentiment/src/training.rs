@@ -244,8 +244,8 @@ pub fn train(cfg: &SentimentConfig, backend: &ResolvedBackend, splits: &Splits, 
         );
         if prepared.train.cut > 0 {
             println!(
-                "note: {} training sentences are longer than the input width and were cut",
-                prepared.train.cut
+                "note: {} longer than the input width, cut to it",
+                gradlab::count(prepared.train.cut, "training sentence")
             );
         }
         println!("run folder: {}", run_dir.display());
@@ -272,6 +272,12 @@ pub fn train(cfg: &SentimentConfig, backend: &ResolvedBackend, splits: &Splits, 
         limit: cfg.limit,
     };
     save_classifier(&model_dir, &model, &prepared.spec, &prepared.encoder, Some(split))?;
+    if cfg.limit > 0 {
+        gradlab::runs::mark_toy(
+            &model_dir,
+            &format!("trained with --limit {}: {}", cfg.limit, splits.description),
+        )?;
+    }
     write_metrics(&run_dir, &history)?;
     plot_curves(
         &run_dir.join("curves.svg"),

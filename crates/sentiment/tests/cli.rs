@@ -57,8 +57,22 @@ fn train_eval_predict_and_every_awkward_input() {
     ] {
         assert!(run.join(f).is_file(), "missing {f}");
     }
+    // A --limit run is marked as a toy in its model folder.
+    let mark = std::fs::read_to_string(run.join("model/TOY.txt")).unwrap();
+    assert!(mark.starts_with("trained with --limit 600"), "{mark}");
     let o = sentiment(&["eval", "--backend", "flex", "--out", "runs"], d, None);
     assert!(o.status.success() && text(&o).contains("confusion"), "{}", text(&o));
+    // Which model was used, when it was trained, its test accuracy, and that it is a toy.
+    let t = text(&o);
+    let line = t.lines().find(|l| l.starts_with("model: ")).unwrap_or_default();
+    for needle in [
+        "runs/run-001/model/model.json",
+        "trained 20",
+        "test accuracy ",
+        "a toy: trained with --limit 600",
+    ] {
+        assert!(line.contains(needle), "`{needle}` missing from: {line}");
+    }
     // Another seed in the config at eval time still scores the training run's own test split.
     std::fs::write(d.join("seed9.toml"), "seed = 9\n").unwrap();
     let o = sentiment(
@@ -122,10 +136,20 @@ fn train_eval_predict_and_every_awkward_input() {
     let o = predict(&[], Some(&input));
     let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
     assert_eq!(o.status.code(), Some(1), "{out}{err}");
-    assert_eq!(out.lines().count(), 3, "{out}");
+    // One output line per input line, in order, so scripts can pair them.
+    let rows: Vec<&str> = out.lines().collect();
+    assert_eq!(rows.len(), 6, "{out}");
     assert!(
-        out.contains("a fine film") && out.contains("awful") && out.contains("the end"),
+        rows[0].ends_with("\ta fine film") && rows[3].ends_with("\tawful"),
         "{out}"
+    );
+    assert!(rows[5].ends_with("\tthe end"), "{out}");
+    for skipped in [1, 2, 4] {
+        assert!(rows[skipped].starts_with("-\tskipped\t"), "{out}");
+    }
+    assert!(
+        err.contains("backend: flex on"),
+        "the backend is named (on stderr): {err}"
     );
     assert!(err.contains("<stdin>:2: skipped: empty text"), "{err}");
     assert!(err.contains("<stdin>:3: skipped: not valid UTF-8 at byte 7"), "{err}");
@@ -152,6 +176,21 @@ fn bad_config_and_data_are_clear_errors() {
     let o = sentiment(&["--backend", "flex", "-c", "bad.toml"], d, None);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("`maxlen` = 0"), "{}", text(&o));
+    // A limit too small to split, and a negative learning rate: range errors naming the flag.
+    let o = sentiment(&["--backend", "flex", "--limit", "1"], d, None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("`limit` = 1 is too small") && text(&o).contains("--limit"),
+        "{}",
+        text(&o)
+    );
+    let o = sentiment(&["--backend", "flex", "--lr", "-1"], d, None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("`learning_rate` = -1 is out of range") && text(&o).contains("--lr"),
+        "{}",
+        text(&o)
+    );
     std::fs::write(d.join("data.tsv"), "1\t0.5\tfine\n2\tgood\tbad rating\n").unwrap();
     std::fs::write(d.join("data.toml"), "data_file = \"data.tsv\"\n").unwrap();
     let o = sentiment(&["--backend", "flex", "-c", "data.toml", "--out", "r"], d, None);

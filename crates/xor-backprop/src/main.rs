@@ -48,10 +48,10 @@ enum Command {
 #[derive(Debug, Args)]
 struct SeedArgs {
     /// Updates of the seed's rule.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     iterations: Option<usize>,
     /// Seed of the initial weights.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     seed: Option<u64>,
 }
 
@@ -59,13 +59,13 @@ struct SeedArgs {
 #[derive(Debug, Args, Default)]
 struct TrainArgs {
     /// Gradient steps.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     iterations: Option<usize>,
     /// Learning rate.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     lr: Option<f64>,
     /// Seed of the initial weights.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     seed: Option<u64>,
 }
 
@@ -73,7 +73,7 @@ struct TrainArgs {
 #[derive(Debug, Args)]
 struct GradcheckArgs {
     /// Seed of the random weights the gradients are taken at.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     seed: Option<u64>,
 }
 

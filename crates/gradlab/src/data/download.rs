@@ -1,9 +1,12 @@
 //! Checked downloads: fetch a file from one of several mirrors, verify its SHA-256, then move
 //! it into place atomically. Offline, the error says which file to put where.
 //!
+//! The HTTP client (`ureq`, with TLS) is behind this crate's `download` feature, which only
+//! `mnist-cnn`'s own opt-in `download` feature turns on: a default build links no HTTP client,
+//! and a missing file is an error saying where to put it and how to build the downloader.
+//!
 //! Architecture Invariant: tests never reach this module's network path.
 
-use std::io::Read;
 use std::path::Path;
 
 use anyhow::{Result, bail};
@@ -39,6 +42,18 @@ pub fn ensure_file(dir: &Path, remote: &Remote, mirrors: &[&str]) -> Result<()> 
             remote.sha256
         );
     }
+    if !cfg!(feature = "download") {
+        bail!(
+            "{} is missing. Put the official file there (SHA-256 {}){}, or build with \
+             `--features download` to fetch it",
+            dest.display(),
+            remote.sha256,
+            mirrors
+                .first()
+                .map(|m| format!(" from {m}{}", remote.file))
+                .unwrap_or_default()
+        );
+    }
     let mut failures = Vec::new();
     for mirror in mirrors {
         let url = format!("{mirror}{}", remote.file);
@@ -65,7 +80,14 @@ pub fn ensure_file(dir: &Path, remote: &Remote, mirrors: &[&str]) -> Result<()> 
     )
 }
 
+#[cfg(not(feature = "download"))]
+fn fetch(_url: &str) -> Result<Vec<u8>> {
+    bail!("built without the `download` feature")
+}
+
+#[cfg(feature = "download")]
 fn fetch(url: &str) -> Result<Vec<u8>> {
+    use std::io::Read;
     let agent = ureq::Agent::config_builder()
         .timeout_connect(Some(std::time::Duration::from_secs(15)))
         .timeout_global(Some(std::time::Duration::from_secs(300)))
@@ -84,6 +106,22 @@ fn fetch(url: &str) -> Result<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(not(feature = "download"))]
+    #[test]
+    fn a_build_without_the_downloader_says_how_to_get_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let remote = Remote {
+            file: "h.gz",
+            sha256: "cd",
+        };
+        let err = ensure_file(dir.path(), &remote, &["https://example.org/m/"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("https://example.org/m/h.gz"), "{err}");
+        assert!(err.contains("--features download"), "{err}");
+        assert!(!dir.path().join("h.gz").exists());
+    }
+
     use super::*;
 
     #[test]
@@ -115,7 +153,7 @@ mod tests {
         };
         // No mirrors: nothing is fetched, and the message tells the user what to do.
         let err = ensure_file(dir.path(), &remote, &[]).unwrap_err().to_string();
-        assert!(err.contains("Put the official file at"), "{err}");
-        assert!(err.contains("g.gz"), "{err}");
+        assert!(err.contains("Put the official file"), "{err}");
+        assert!(err.contains("g.gz") && err.contains("ab"), "{err}");
     }
 }
