@@ -31,9 +31,10 @@ struct Cli {
     /// wgpu/vulkan adapter: default, discrete[:N], integrated[:N], cpu.
     #[arg(long)]
     adapter: Option<gradlab::AdapterChoice>,
-    /// A minute or two: batch 32 only, a short budget, a conformance check on that same batch
-    /// (so each wgpu/vulkan kernel compiles once), and vulkan left out when it would be wgpu's
-    /// own adapter and API again (unless --backends names both).
+    /// Batch 32 only, a short budget, a conformance check on that same batch (so each
+    /// wgpu/vulkan kernel compiles once), and vulkan left out when it would be wgpu's own adapter
+    /// and API again (unless --backends names both). About two minutes the first time on a
+    /// software adapter (compiling kernels), under a minute once CubeCL's caches hold them.
     #[arg(long)]
     quick: bool,
     /// Skip the conformance check.

@@ -199,6 +199,21 @@ fn unknown_names_and_bad_reference_files_are_clear_errors() {
             text(&o)
         );
     }
+    // `auto` is a choice among backends, not one to time: not offered, and refused by name.
+    let o = bench(&["--backends", "auto"], d);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("invalid value 'auto'")
+            && text(&o).contains("[possible values: flex, ndarray, wgpu, vulkan]"),
+        "{}",
+        text(&o)
+    );
+    // --help lists every model, the fast CNN included, and no `auto` backend.
+    let help = text(&bench(&["--help"], d));
+    assert!(
+        help.contains("mnist-cnn-fast") && help.contains("[possible values: flex, ndarray, wgpu, vulkan]"),
+        "{help}"
+    );
     // A reference file is checked before anything runs (no run folder is made).
     let with_reference = |file: &str| {
         let args = [

@@ -86,3 +86,13 @@ pub fn locate(path: &std::path::Path) -> std::path::PathBuf {
         _ => data::source::find_dir(path),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counts_say_one_thing_or_several_things() {
+        assert_eq!(super::count(1, "training sentence"), "1 training sentence");
+        assert_eq!(super::count(0, "image"), "0 images");
+        assert_eq!(super::count(1000, "image"), "1000 images");
+    }
+}
