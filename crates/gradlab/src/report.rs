@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use plotters::coord::Shift;
 use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -42,12 +43,40 @@ pub fn write_metrics(dir: &Path, history: &[EpochMetrics]) -> Result<()> {
     )
 }
 
-/// Plot loss and accuracy curves (train and validation) side by side into an SVG file.
-pub fn plot_curves(path: &Path, title: &str, history: &[EpochMetrics]) -> Result<()> {
+/// Draw into an SVG image of `size` pixels on a white background, then write it to `path`
+/// atomically.
+fn write_svg(
+    path: &Path,
+    size: (u32, u32),
+    draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Result<()>,
+) -> Result<()> {
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (1000, 420)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
         root.fill(&WHITE)?;
+        draw(&root)?;
+        root.present()?;
+    }
+    crate::io::atomic_write(path, svg.as_bytes())
+}
+
+/// The caption and margins of every single-panel chart.
+fn chart_builder<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, Shift>,
+    title: &str,
+) -> ChartBuilder<'a, 'b, SVGBackend<'b>> {
+    let mut builder = ChartBuilder::on(root);
+    builder
+        .caption(title, ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(64);
+    builder
+}
+
+/// Plot loss and accuracy curves (train and validation) side by side into an SVG file.
+pub fn plot_curves(path: &Path, title: &str, history: &[EpochMetrics]) -> Result<()> {
+    write_svg(path, (1000, 420), |root| {
         let root = root.titled(title, ("sans-serif", 20))?;
         let (left, right) = root.split_horizontally(500);
         let last = history.len().max(1) as f64;
@@ -71,9 +100,8 @@ pub fn plot_curves(path: &Path, title: &str, history: &[EpochMetrics]) -> Result
         panel(&right, "accuracy", xs, min_acc..1.0, history, |m| {
             (m.train_accuracy, m.valid_accuracy)
         })?;
-        root.present()?;
-    }
-    crate::io::atomic_write(path, svg.as_bytes())
+        Ok(())
+    })
 }
 
 /// One panel: a train and a validation curve of `value` (train, validation) per epoch.
@@ -216,34 +244,24 @@ pub fn plot_lines_with(
         .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
     let x1 = if x1 > x0 { x1 } else { x0 + 1.0 };
     // With a labeller, one tick per whole number (and nothing between them).
-    let x_ticks = if x_labels.is_some() {
-        (x1 - x0).round() as usize + 1
-    } else {
-        10
-    };
+    // Without one, plotters' own tick placement (and its finer grid) as before.
+    let x_ticks = x_labels.map(|_| (x1 - x0).round() as usize + 1);
     let x_fmt = |x: &f64| match x_labels {
         Some(f) if x.fract() == 0.0 => f(*x),
         Some(_) => String::new(),
         None => tick(x),
     };
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (800, 480)).into_drawing_area();
-        root.fill(&WHITE)?;
-        let mut builder = ChartBuilder::on(&root);
-        builder
-            .caption(title, ("sans-serif", 18))
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(64);
+    write_svg(path, (800, 480), |root| {
+        let mut builder = chart_builder(root, title);
         macro_rules! draw {
             ($chart:expr) => {{
                 let mut chart = $chart;
-                chart
-                    .configure_mesh()
-                    .x_desc(x_desc)
+                let mut mesh = chart.configure_mesh();
+                if let Some(n) = x_ticks {
+                    mesh.x_labels(n);
+                }
+                mesh.x_desc(x_desc)
                     .y_desc(y_desc)
-                    .x_labels(x_ticks)
                     .x_label_formatter(&x_fmt)
                     .y_label_formatter(&|y: &f64| {
                         if log_y || (*y != 0.0 && y.abs() < 0.01) {
@@ -285,9 +303,8 @@ pub fn plot_lines_with(
             let pad = ((y1 - y0) * 0.05).max(1e-9);
             draw!(builder.build_cartesian_2d(x0..x1, y0 - pad..y1 + pad)?);
         }
-        root.present()?;
-    }
-    crate::io::atomic_write(path, svg.as_bytes())
+        Ok(())
+    })
 }
 
 /// Grouped bars into an SVG file: one group per category, one bar per series in each group
@@ -326,16 +343,8 @@ pub fn plot_bars(
             String::new()
         }
     };
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (800, 480)).into_drawing_area();
-        root.fill(&WHITE)?;
-        let mut builder = ChartBuilder::on(&root);
-        builder
-            .caption(title, ("sans-serif", 18))
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(64);
+    write_svg(path, (800, 480), |root| {
+        let mut builder = chart_builder(root, title);
         macro_rules! draw {
             ($chart:expr, $base:expr) => {{
                 let mut chart = $chart;
@@ -383,9 +392,8 @@ pub fn plot_bars(
         } else {
             draw!(builder.build_cartesian_2d(0.0..n as f64, 0.0..hi * 1.1)?, 0.0);
         }
-        root.present()?;
-    }
-    crate::io::atomic_write(path, svg.as_bytes())
+        Ok(())
+    })
 }
 
 /// A confusion matrix: `counts[truth][predicted]`.

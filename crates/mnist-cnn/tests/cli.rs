@@ -429,12 +429,9 @@ fn a_healthy_run_prints_no_error_line_without_a_desktop_session() {
         );
         // The run says which code computed the convolutions, and records it.
         let stdout = String::from_utf8_lossy(&o.stdout);
-        let report: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(dir.path().join("runs/latest"))
-                .map(|n| std::fs::read_to_string(dir.path().join("runs").join(n.trim()).join("report.json")).unwrap())
-                .unwrap(),
-        )
-        .unwrap();
+        let run = gradlab::runs::latest_run(&dir.path().join("runs")).unwrap();
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(run.join("report.json")).unwrap()).unwrap();
         let used = report["backend"]["backend"].as_str().unwrap_or_default().to_string();
         let path = report["conv_path"].as_str().unwrap_or_default();
         assert!(stdout.contains(&format!("convolutions: {path}")), "{stdout}");
