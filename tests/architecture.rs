@@ -183,3 +183,159 @@ fn every_readme_has_a_title_and_balanced_code_fences() {
         assert_eq!(fences % 2, 0, "{}: {fences} code fences", r.display());
     }
 }
+
+/// The model crates: each has the same file map (ARCHITECTURE.md, "One shape for every model
+/// crate").
+const MODEL_CRATES: [&str; 4] = ["mnist-cnn", "sentiment", "rnn", "xor-backprop"];
+
+/// Every crate of the workspace, by kind: a new crate must be placed in one of them.
+const OTHER_CRATES: [&str; 5] = ["calculus", "bench", "fastconv", "gradlab", "testkit"];
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Architecture Invariant: every model crate has the same file map — `config.rs`, `data.rs`,
+/// `model.rs`, `training.rs`, `inference.rs`, `lib.rs` and a thin `main.rs` built on the shared
+/// command line (`gradlab::cli::ModelCli`, `gradlab::parse_cli!`), its config a
+/// `gradlab::run_config!`; `calculus`, the examples crate, has `config.rs`, `report.rs` and one
+/// module per example.
+#[test]
+fn every_model_crate_has_the_same_file_map() {
+    let crates: Vec<String> = std::fs::read_dir(root().join("crates"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    for c in &crates {
+        assert!(
+            MODEL_CRATES.contains(&c.as_str()) || OTHER_CRATES.contains(&c.as_str()),
+            "crates/{c} is neither a model crate nor one of the other kinds (tests/architecture.rs)"
+        );
+    }
+    for c in MODEL_CRATES {
+        let src = root().join("crates").join(c).join("src");
+        for file in [
+            "config.rs",
+            "data.rs",
+            "model.rs",
+            "training.rs",
+            "inference.rs",
+            "lib.rs",
+            "main.rs",
+        ] {
+            assert!(src.join(file).is_file(), "crates/{c}/src/{file} is missing");
+        }
+        let main = read(&src.join("main.rs"));
+        assert!(
+            main.contains("gradlab::cli::ModelCli<") && main.contains("gradlab::parse_cli!("),
+            "crates/{c}/src/main.rs does not use the shared command line"
+        );
+        assert!(
+            read(&src.join("config.rs")).contains("gradlab::run_config!("),
+            "crates/{c}/src/config.rs is not a gradlab::run_config!"
+        );
+    }
+    let calculus = root().join("crates/calculus/src");
+    for file in ["config.rs", "report.rs", "lib.rs", "main.rs"] {
+        assert!(calculus.join(file).is_file(), "crates/calculus/src/{file} is missing");
+    }
+    assert!(read(&calculus.join("config.rs")).contains("gradlab::run_config!("));
+    assert!(read(&calculus.join("main.rs")).contains("RunArgs"));
+}
+
+/// The functions of a Rust file longer than `limit` lines, as `name (N lines)`. Functions are
+/// found as rustfmt lays them out: a `fn` line and the `}` at its indentation that closes it.
+fn long_functions(text: &str, limit: usize) -> Vec<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut found = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let body = line.trim_start();
+        let indent = &line[..line.len() - body.len()];
+        let words: Vec<&str> = body.split_whitespace().collect();
+        let Some(at) = words.iter().position(|w| *w == "fn") else {
+            continue;
+        };
+        let is_fn = words[..at]
+            .iter()
+            .all(|w| w.starts_with("pub") || ["const", "async", "unsafe"].contains(w));
+        if !is_fn || body.ends_with(';') || body.ends_with('}') {
+            continue;
+        }
+        let close = format!("{indent}}}");
+        if let Some(end) = lines[i + 1..].iter().position(|l| *l == close) {
+            let n = end + 2;
+            if n > limit {
+                let name = words
+                    .get(at + 1)
+                    .map_or("?", |w| w.split(['(', '<']).next().unwrap_or(w));
+                found.push(format!("{name} ({n} lines)"));
+            }
+        }
+    }
+    found
+}
+
+/// Architecture Invariant: no function of the product code is longer than 90 lines; a longer
+/// one is split where a name explains the part.
+#[test]
+fn no_function_is_longer_than_ninety_lines() {
+    let mut offenders = Vec::new();
+    for file in product_sources() {
+        for f in long_functions(&read(&file), 90) {
+            offenders.push(format!("{}: {f}", file.display()));
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "functions over 90 lines:\n{}",
+        offenders.join("\n")
+    );
+    // The scanner itself finds a long function, and only that one.
+    let long = format!(
+        "fn short() {{\n}}\n\npub(crate) fn long(x: u8) {{\n{}}}\n",
+        "    x;\n".repeat(95)
+    );
+    assert_eq!(long_functions(&long, 90), ["long (97 lines)"]);
+}
+
+/// Architecture Invariant: a process-wide setting is the binary's decision: only binaries and
+/// examples call `fastconv::memory::keep_freed_memory()` (glibc's malloc thresholds), never a
+/// library function such as `mnist_cnn::training::train`.
+#[test]
+fn only_binaries_change_the_allocator() {
+    let definition = root().join("crates/fastconv/src/memory.rs");
+    for file in product_sources() {
+        let binary = file.ends_with("src/main.rs") || file.components().any(|c| c.as_os_str() == "examples");
+        if file == definition || binary {
+            continue;
+        }
+        let calls = read(&file)
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("//") && l.contains("keep_freed_memory()"))
+            .count();
+        assert_eq!(calls, 0, "{} changes the allocator from a library", file.display());
+    }
+}
+
+/// Architecture Invariant: the bench times what training runs: each workload takes its loss and
+/// optimizer from the model's crate (`training::loss`, `training::optimizer`) instead of
+/// declaring its own.
+#[test]
+fn the_bench_declares_no_loss_or_optimizer_of_its_own() {
+    let workloads = read(&root().join("crates/bench/src/workloads.rs"));
+    for own in [
+        "AdamConfig",
+        "AdaGradConfig",
+        "CrossEntropyLossConfig",
+        "BinaryCrossEntropyLossConfig",
+    ] {
+        assert!(!workloads.contains(own), "crates/bench/src/workloads.rs declares {own}");
+    }
+    for model in ["mnist_cnn", "sentiment", "rnn", "xor_backprop"] {
+        assert!(
+            workloads.contains(&format!("{model}::training::optimizer(")),
+            "the bench does not take {model}'s optimizer"
+        );
+    }
+}

@@ -2,7 +2,10 @@
 //! `GRADLAB_BURN_VERSION`, so the bench's report names the burn it really ran.
 
 fn main() {
-    let lock = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.lock");
+    // The manifest folder cargo gives this run (not the one this script was compiled in: a
+    // target folder shared by two checkouts reuses the compiled script).
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());
+    let lock = std::path::Path::new(&manifest).join("../../Cargo.lock");
     println!("cargo:rerun-if-changed={}", lock.display());
     let version = std::fs::read_to_string(&lock)
         .ok()

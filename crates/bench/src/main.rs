@@ -77,6 +77,45 @@ struct Report {
 }
 
 impl Report {
+    /// The report of a run that has not measured anything yet, written at once: what is known
+    /// so far goes to disk now and after every measurement, so a crash or a Ctrl-C late in a
+    /// long run keeps everything measured until then.
+    fn start(
+        run_dir: &std::path::Path,
+        cfg: &BenchConfig,
+        machine: serde_json::Value,
+        malloc_kept: bool,
+        status: &[bench::BackendStatus],
+        refs: Option<&reference::ReferenceFile>,
+    ) -> Result<Report> {
+        let mut report = Report {
+            run_dir: run_dir.to_path_buf(),
+            doc: serde_json::json!({
+                "crate": "bench",
+                "complete": false,
+                "machine": machine,
+                "malloc_thresholds_raised": malloc_kept,
+                "backends": status,
+                "config": cfg,
+                "cnn_batch": bench::workloads::DIGIT_BATCH_RULE,
+                "results": [],
+                "conformance": {
+                    "tolerances": {
+                        "outputs": conformance::OUTPUT_TOL,
+                        "loss": conformance::LOSS_TOL,
+                        "gradients": conformance::GRAD_TOL,
+                        "loss_after_steps": conformance::TRAINED_TOL,
+                    },
+                    "pairs": [],
+                },
+                "reference": refs,
+                "ratios": [],
+            }),
+        };
+        report.write(&[])?;
+        Ok(report)
+    }
+
     fn write(&mut self, results: &[bench::Measurement]) -> Result<()> {
         self.doc["results"] = serde_json::to_value(results)?;
         gradlab::io::atomic_write(&self.run_dir.join("results.csv"), report::csv(results).as_bytes())?;
@@ -124,15 +163,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         machine["logical_cores"],
         machine["os"].as_str().unwrap_or("?")
     );
-    let kept = !cli.malloc_defaults && fastconv::memory::keep_freed_memory();
-    println!(
-        "malloc: {}",
-        if kept {
-            "freed memory kept for reuse (glibc mmap/trim thresholds raised, as mnist-cnn's fast_path does)"
-        } else {
-            "the C library's defaults"
-        }
-    );
+    let kept = keep_freed_memory(!cli.malloc_defaults);
     // Inputs are checked before anything runs: a malformed reference file is an error now, not
     // after a twenty-minute sweep.
     let refs = reference::read(&gradlab::locate(&cfg.reference))?;
@@ -151,95 +182,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
     let run_dir = gradlab::runs::new_run_dir(&cfg.out_dir)?;
     gradlab::config::save_resolved(&cfg, &run_dir)?;
-    // What is known so far goes to disk at once and after every measurement, so a crash or a
-    // Ctrl-C late in a long run keeps everything measured until then.
-    let mut report = Report {
-        run_dir: run_dir.clone(),
-        doc: serde_json::json!({
-            "crate": "bench",
-            "complete": false,
-            "machine": machine,
-            "malloc_thresholds_raised": kept,
-            "backends": status,
-            "config": cfg,
-            "cnn_batch": bench::workloads::DIGIT_BATCH_RULE,
-            "results": [],
-            "conformance": {
-                "tolerances": {
-                    "outputs": conformance::OUTPUT_TOL,
-                    "loss": conformance::LOSS_TOL,
-                    "gradients": conformance::GRAD_TOL,
-                    "loss_after_steps": conformance::TRAINED_TOL,
-                },
-                "pairs": [],
-            },
-            "reference": refs,
-            "ratios": [],
-        }),
-    };
-    report.write(&[])?;
+    let mut report = Report::start(&run_dir, &cfg, machine, kept, &status, refs.as_ref())?;
 
     let started = std::time::Instant::now();
     let mut seconds = serde_json::Map::new();
     let mut disagree = false;
-    if cfg.conformance {
-        if backends.len() < 2 {
-            println!("\nconformance: needs two usable backends; skipped");
-        } else {
-            println!(
-                "\nconformance: same weights, same batch of {}, {} training steps",
-                cfg.conformance_batch, cfg.conformance_steps
-            );
-            let conf = conformance::run(
-                &cfg.models,
-                &backends,
-                cfg.conformance_batch,
-                cfg.conformance_steps,
-                cfg.seed,
-            )?;
-            print!("{}", conformance::table(&conf));
-            let took = started.elapsed().as_secs_f64();
-            println!("conformance took {took:.0} s");
-            seconds.insert("conformance".into(), took.into());
-            disagree = conf.iter().any(|r| !r.pass);
-            report.doc["conformance"]["pairs"] = serde_json::to_value(&conf)?;
-            report.write(&[])?;
-        }
+    if cfg.conformance
+        && let Some(d) = check_conformance(&cfg, &backends, &mut report)?
+    {
+        disagree = d;
+        seconds.insert("conformance".into(), started.elapsed().as_secs_f64().into());
     }
-
     let mut results = Vec::new();
     if !cli.conformance_only {
-        println!("\ntimings (each step ends with a device sync; the first call is reported apart):");
-        for &model in &cfg.models {
-            for b in &backends {
-                if let Some(why) = model.not_on(&b.device) {
-                    println!("  {:<13} {:<8} not timed: {why}", model.as_str(), b.backend.as_str());
-                }
-            }
-        }
-        let mut so_far = Vec::new();
-        let mut write_error = None;
-        results = run_timings(&cfg, &backends, |m| {
-            // On disk first, then on screen: a measurement that was printed is kept.
-            so_far.push(m.clone());
-            if let Err(e) = report.write(&so_far) {
-                write_error.get_or_insert(e);
-            }
-            println!(
-                "  {:<13} {:<8} batch {:>4}: train {:>10.0} {}/s (first {:.0} ms), inference {:>10.0} {}/s",
-                m.model.as_str(),
-                m.backend.as_str(),
-                m.batch,
-                m.train.items_per_second,
-                m.unit,
-                m.train.first_ms,
-                m.infer.items_per_second,
-                m.unit
-            );
-        })?;
-        if let Some(e) = write_error {
-            return Err(e);
-        }
+        results = time_everything(&cfg, &backends, &mut report)?;
         let took = started.elapsed().as_secs_f64() - seconds.get("conformance").and_then(|v| v.as_f64()).unwrap_or(0.0);
         println!("timings took {took:.0} s");
         seconds.insert("timings".into(), took.into());
@@ -255,51 +211,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             "software_adapters": software.iter().map(|(b, a)| serde_json::json!({"backend": b, "adapter": a})).collect::<Vec<_>>(),
         });
     }
-
-    // Reference frameworks.
-    let mut ratios = Vec::new();
-    match &refs {
-        None => println!(
-            "\nreference frameworks: no file at {} — run `python3 scripts/reference.py` where TensorFlow or PyTorch is installed",
-            cfg.reference.display()
-        ),
-        Some(f) => {
-            println!(
-                "\nreference frameworks ({}), seed CNN training step:",
-                cfg.reference.display()
-            );
-            for r in &f.results {
-                match (r.images_per_second, &r.error) {
-                    (Some(ips), _) => {
-                        println!(
-                            "  {} {}: {ips:.0} images/s at batch {}",
-                            r.framework,
-                            r.version.as_deref().unwrap_or("?"),
-                            r.batch.unwrap_or(32)
-                        );
-                        for m in results.iter().filter(|m| {
-                            matches!(m.model, ModelName::MnistCnn | ModelName::MnistCnnFast) && Some(m.batch) == r.batch
-                        }) {
-                            let ratio = m.train.items_per_second / ips;
-                            println!(
-                                "    gradlab {:<14} {:<8} {:>8.0} images/s = {ratio:.2}× {}",
-                                m.model.as_str(),
-                                m.backend.as_str(),
-                                m.train.items_per_second,
-                                r.framework
-                            );
-                            ratios.push(serde_json::json!({"framework": r.framework, "model": m.model, "backend": m.backend, "batch": m.batch, "ratio": ratio}));
-                        }
-                    }
-                    (None, err) => println!(
-                        "  {}: no figure ({})",
-                        r.framework,
-                        err.as_deref().unwrap_or("not measured")
-                    ),
-                }
-            }
-        }
-    }
+    let ratios = compare_with_references(&cfg, refs.as_ref(), &results);
 
     let charts = if results.is_empty() {
         Vec::new()
@@ -323,4 +235,141 @@ fn run(cli: Cli) -> Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Keep freed memory for reuse (glibc's malloc thresholds; see fastconv::memory) when `wanted`,
+/// for every model alike, so stock and fast paths are timed under the same allocator. Prints
+/// and returns whether it took.
+fn keep_freed_memory(wanted: bool) -> bool {
+    let kept = wanted && fastconv::memory::keep_freed_memory();
+    println!(
+        "malloc: {}",
+        if kept {
+            "freed memory kept for reuse (glibc mmap/trim thresholds raised, as mnist-cnn's fast_path does)"
+        } else {
+            "the C library's defaults"
+        }
+    );
+    kept
+}
+
+/// The conformance check, printed and recorded in the report: whether some pair disagrees
+/// (`None`: skipped, fewer than two backends).
+fn check_conformance(
+    cfg: &BenchConfig,
+    backends: &[gradlab::ResolvedBackend],
+    report: &mut Report,
+) -> Result<Option<bool>> {
+    if backends.len() < 2 {
+        println!("\nconformance: needs two usable backends; skipped");
+        return Ok(None);
+    }
+    let started = std::time::Instant::now();
+    println!(
+        "\nconformance: same weights, same batch of {}, {} training steps",
+        cfg.conformance_batch, cfg.conformance_steps
+    );
+    let conf = conformance::run(
+        &cfg.models,
+        backends,
+        cfg.conformance_batch,
+        cfg.conformance_steps,
+        cfg.seed,
+    )?;
+    print!("{}", conformance::table(&conf));
+    println!("conformance took {:.0} s", started.elapsed().as_secs_f64());
+    report.doc["conformance"]["pairs"] = serde_json::to_value(&conf)?;
+    report.write(&[])?;
+    Ok(Some(conf.iter().any(|r| !r.pass)))
+}
+
+/// The timing sweep, each measurement written to the report, then printed.
+fn time_everything(
+    cfg: &BenchConfig,
+    backends: &[gradlab::ResolvedBackend],
+    report: &mut Report,
+) -> Result<Vec<bench::Measurement>> {
+    println!("\ntimings (each step ends with a device sync; the first call is reported apart):");
+    for &model in &cfg.models {
+        for b in backends {
+            if let Some(why) = model.not_on(&b.device) {
+                println!("  {:<13} {:<8} not timed: {why}", model.as_str(), b.backend.as_str());
+            }
+        }
+    }
+    let mut so_far = Vec::new();
+    let mut write_error = None;
+    let results = run_timings(cfg, backends, |m| {
+        // On disk first, then on screen: a measurement that was printed is kept.
+        so_far.push(m.clone());
+        if let Err(e) = report.write(&so_far) {
+            write_error.get_or_insert(e);
+        }
+        println!(
+            "  {:<13} {:<8} batch {:>4}: train {:>10.0} {}/s (first {:.0} ms), inference {:>10.0} {}/s",
+            m.model.as_str(),
+            m.backend.as_str(),
+            m.batch,
+            m.train.items_per_second,
+            m.unit,
+            m.train.first_ms,
+            m.infer.items_per_second,
+            m.unit
+        );
+    })?;
+    match write_error {
+        Some(e) => Err(e),
+        None => Ok(results),
+    }
+}
+
+/// The reference frameworks' figures next to gradlab's CNN rows at the same batch; the ratios.
+fn compare_with_references(
+    cfg: &BenchConfig,
+    refs: Option<&reference::ReferenceFile>,
+    results: &[bench::Measurement],
+) -> Vec<serde_json::Value> {
+    let Some(f) = refs else {
+        println!(
+            "\nreference frameworks: no file at {} — run `python3 scripts/reference.py` where TensorFlow or PyTorch is installed",
+            cfg.reference.display()
+        );
+        return Vec::new();
+    };
+    println!(
+        "\nreference frameworks ({}), seed CNN training step:",
+        cfg.reference.display()
+    );
+    let mut ratios = Vec::new();
+    for r in &f.results {
+        let Some(ips) = r.images_per_second else {
+            println!(
+                "  {}: no figure ({})",
+                r.framework,
+                r.error.as_deref().unwrap_or("not measured")
+            );
+            continue;
+        };
+        println!(
+            "  {} {}: {ips:.0} images/s at batch {}",
+            r.framework,
+            r.version.as_deref().unwrap_or("?"),
+            r.batch.unwrap_or(32)
+        );
+        for m in results
+            .iter()
+            .filter(|m| matches!(m.model, ModelName::MnistCnn | ModelName::MnistCnnFast) && Some(m.batch) == r.batch)
+        {
+            let ratio = m.train.items_per_second / ips;
+            println!(
+                "    gradlab {:<14} {:<8} {:>8.0} images/s = {ratio:.2}× {}",
+                m.model.as_str(),
+                m.backend.as_str(),
+                m.train.items_per_second,
+                r.framework
+            );
+            ratios.push(serde_json::json!({"framework": r.framework, "model": m.model, "backend": m.backend, "batch": m.batch, "ratio": ratio}));
+        }
+    }
+    ratios
 }

@@ -2,6 +2,10 @@
 //! optimizer. Every workload is built from the same weights on every backend (made on flex with
 //! a seed, moved as a burnpack record), so the conformance check can compare them.
 //!
+//! Each model's loss, optimizer and learning rate are its crate's own (`training::loss`,
+//! `training::optimizer`, the config's default `learning_rate`), so the bench times the step
+//! that training runs.
+//!
 //! | model | batch of `b` | items | loss, optimizer (as the model's crate trains it) |
 //! |---|---|---|---|
 //! | `mnist-cnn` | `[b, 1, 28, 28]` real digits (mnist-5k) | images | softmax cross-entropy, Adam 1e-3 (ε 1e-7) |
@@ -12,9 +16,7 @@
 
 use anyhow::Result;
 use burn::module::{Module, ModuleVisitor, Param};
-use burn::nn::loss::{BinaryCrossEntropyLossConfig, CrossEntropyLossConfig};
-use burn::optim::grad_clipping::GradientClippingConfig;
-use burn::optim::{AdaGradConfig, AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::tensor::{DType, Device, Gradients, Int, Tensor, TensorData};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -279,144 +281,159 @@ fn floats<const D: usize>(v: Vec<f32>, shape: [usize; D], device: &Device) -> Te
 /// on its autodiff form), with `weights` from [`reference_weights`] and a batch drawn from
 /// `seed` (the same batch on every backend).
 pub fn build(model: ModelName, device: &Device, batch: usize, weights: &[u8], seed: u64) -> Result<Box<dyn Workload>> {
-    let ad = device.clone().autodiff();
     let mut rng = StdRng::seed_from_u64(seed ^ 0xba7c);
     let what = format!("{model} reference weights");
-    Ok(match model {
-        ModelName::MnistCnn | ModelName::MnistCnnFast => {
-            let m = gradlab::checkpoint::load_module_bytes(mnist_cnn::model::Cnn::new(&ad), weights.to_vec(), &what)?
-                .with_fast_path(model == ModelName::MnistCnnFast);
-            let (px, labels) = digits(batch)?;
-            let b = (floats(px, [batch, 1, 28, 28], &ad), ints(labels, [batch], &ad));
-            Box::new(Job {
-                inference: m.valid(),
-                model: m,
-                optim: mnist_cnn::training::optimizer(),
-                lr: 1e-3,
-                sgd_lr: 0.05,
-                batch: b,
-                device: device.clone(),
-                items: batch,
-                loss: |m: &mnist_cnn::model::Cnn, b: &(Tensor<4>, Tensor<1, Int>)| {
-                    let device = b.0.device();
-                    CrossEntropyLossConfig::new()
-                        .init(&device)
-                        .forward(m.forward(b.0.clone()), b.1.clone())
-                },
-                output: |m, b| m.forward(b.0.clone()),
-            })
+    let w = Weights {
+        bytes: weights,
+        what: &what,
+    };
+    match model {
+        ModelName::MnistCnn | ModelName::MnistCnnFast => cnn_job(device, batch, &w, model == ModelName::MnistCnnFast),
+        ModelName::Sentiment => sentiment_job(device, batch, &w, &mut rng),
+        ModelName::Rnn => rnn_job(device, batch, &w, &mut rng),
+        ModelName::XorBackprop => xor_job(device, batch, &w),
+    }
+}
+
+/// The reference weights of a workload, and how to name them in an error.
+struct Weights<'a> {
+    bytes: &'a [u8],
+    what: &'a str,
+}
+
+/// The seed CNN (`fast`: with fastconv's ops) on a fixed batch of real digits.
+fn cnn_job(device: &Device, batch: usize, w: &Weights, fast: bool) -> Result<Box<dyn Workload>> {
+    let ad = &device.clone().autodiff();
+    let m = gradlab::checkpoint::load_module_bytes(mnist_cnn::model::Cnn::new(ad), w.bytes.to_vec(), w.what)?
+        .with_fast_path(fast);
+    let (px, labels) = digits(batch)?;
+    let b = (floats(px, [batch, 1, 28, 28], ad), ints(labels, [batch], ad));
+    Ok(Box::new(Job {
+        inference: m.valid(),
+        model: m,
+        optim: mnist_cnn::training::optimizer(),
+        lr: mnist_cnn::config::MnistConfig::default().learning_rate,
+        sgd_lr: 0.05,
+        batch: b,
+        device: device.clone(),
+        items: batch,
+        loss: |m: &mnist_cnn::model::Cnn, b: &(Tensor<4>, Tensor<1, Int>)| {
+            mnist_cnn::training::loss(m.forward(b.0.clone()), b.1.clone())
+        },
+        output: |m, b| m.forward(b.0.clone()),
+    }))
+}
+
+/// The seed sentiment model on random sentences of 3 to 50 word ids.
+fn sentiment_job(device: &Device, batch: usize, w: &Weights, rng: &mut StdRng) -> Result<Box<dyn Workload>> {
+    let ad = &device.clone().autodiff();
+    let m = gradlab::checkpoint::load_module_bytes(sentiment_spec().init(ad), w.bytes.to_vec(), w.what)?;
+    let mut ids = Vec::with_capacity(batch * SENT_LEN);
+    let mut mask = Vec::with_capacity(batch * SENT_LEN);
+    for _ in 0..batch {
+        let len = rng.random_range(3..=SENT_LEN);
+        for i in 0..SENT_LEN {
+            let on = i < len;
+            ids.push(if on { rng.random_range(1..SENT_ROWS as i64) } else { 0 });
+            mask.push(on as u8 as f32);
         }
-        ModelName::Sentiment => {
-            let m = gradlab::checkpoint::load_module_bytes(sentiment_spec().init(&ad), weights.to_vec(), &what)?;
-            let mut ids = Vec::with_capacity(batch * SENT_LEN);
-            let mut mask = Vec::with_capacity(batch * SENT_LEN);
-            for _ in 0..batch {
-                let len = rng.random_range(3..=SENT_LEN);
-                for i in 0..SENT_LEN {
-                    let on = i < len;
-                    ids.push(if on { rng.random_range(1..SENT_ROWS as i64) } else { 0 });
-                    mask.push(on as u8 as f32);
-                }
-            }
-            let labels: Vec<i64> = (0..batch).map(|_| rng.random_range(0..2)).collect();
-            let b = (
-                ints(ids, [batch, SENT_LEN], &ad),
-                floats(mask, [batch, SENT_LEN], &ad),
-                ints(labels, [batch], &ad),
-            );
-            Box::new(Job {
-                inference: m.valid(),
-                model: m,
-                optim: AdamConfig::new().with_epsilon(1e-7).init(),
-                lr: 1e-3,
-                sgd_lr: 0.5,
-                batch: b,
-                device: device.clone(),
-                items: batch,
-                loss: |m: &sentiment::model::SentimentModel, b: &(Tensor<2, Int>, Tensor<2>, Tensor<1, Int>)| {
-                    let device = b.1.device();
-                    BinaryCrossEntropyLossConfig::new()
-                        .with_logits(true)
-                        .init(&device)
-                        .forward(m.forward(b.0.clone(), b.1.clone()), b.2.clone())
-                },
-                output: |m, b| {
-                    let n = b.0.dims()[0];
-                    m.forward(b.0.clone(), b.1.clone()).reshape([n, 1])
-                },
-            })
-        }
-        ModelName::Rnn => {
-            let m = gradlab::checkpoint::load_module_bytes(
-                rnn::model::CharRnn::zeros(RNN_HIDDEN, RNN_VOCAB, &ad),
-                weights.to_vec(),
-                &what,
-            )?;
-            let text: Vec<i64> = (0..batch * (RNN_STEPS + 1))
-                .map(|_| rng.random_range(0..RNN_VOCAB as i64))
-                .collect();
-            let mut x = Vec::new();
-            let mut y = Vec::new();
-            for s in 0..batch {
-                let row = &text[s * (RNN_STEPS + 1)..(s + 1) * (RNN_STEPS + 1)];
-                x.extend_from_slice(&row[..RNN_STEPS]);
-                y.extend_from_slice(&row[1..]);
-            }
-            let b = (
-                ints(x, [batch, RNN_STEPS], &ad),
-                ints(y, [batch, RNN_STEPS], &ad),
-                Tensor::<2>::zeros([batch, RNN_HIDDEN], &ad),
-            );
-            Box::new(Job {
-                inference: m.valid(),
-                model: m,
-                optim: AdaGradConfig::new()
-                    .with_epsilon(1e-8)
-                    .with_grad_clipping(Some(GradientClippingConfig::Value(5.0)))
-                    .init(),
-                lr: 0.1,
-                sgd_lr: 0.05,
-                batch: b,
-                device: device.clone(),
-                items: batch * RNN_STEPS,
-                loss: |m: &rnn::model::CharRnn, b: &(Tensor<2, Int>, Tensor<2, Int>, Tensor<2>)| {
-                    m.forward_chunk(b.0.clone(), b.1.clone(), b.2.clone()).0
-                },
-                output: |m, b| {
-                    let [n, t] = b.0.dims();
-                    let v = RNN_VOCAB;
-                    m.logits(m.hidden_states(b.0.clone(), b.2.clone())).reshape([n * t, v])
-                },
-            })
-        }
-        ModelName::XorBackprop => {
-            let init = xor_backprop::manual::Mlp::init(0);
-            let m = gradlab::checkpoint::load_module_bytes(
-                xor_backprop::autodiff::XorNet::from_mlp(&init, &ad, DType::F32),
-                weights.to_vec(),
-                &what,
-            )?;
-            let rows: Vec<usize> = (0..batch).map(|i| i % 4).collect();
-            let x: Vec<f32> = rows
-                .iter()
-                .flat_map(|&r| xor_backprop::manual::X[r].map(|v| v as f32))
-                .collect();
-            let y: Vec<f32> = rows.iter().map(|&r| xor_backprop::manual::Y[r] as f32).collect();
-            let b = (floats(x, [batch, 3], &ad), floats(y, [batch, 1], &ad));
-            Box::new(Job {
-                inference: m.valid(),
-                model: m,
-                optim: SgdConfig::new().init(),
-                lr: 1.0,
-                sgd_lr: 1.0,
-                batch: b,
-                device: device.clone(),
-                items: batch,
-                loss: |m: &xor_backprop::autodiff::XorNet, b: &(Tensor<2>, Tensor<2>)| {
-                    xor_backprop::autodiff::loss(m.forward(b.0.clone()), b.1.clone())
-                },
-                output: |m, b| m.forward(b.0.clone()),
-            })
-        }
-    })
+    }
+    let labels: Vec<i64> = (0..batch).map(|_| rng.random_range(0..2)).collect();
+    let b = (
+        ints(ids, [batch, SENT_LEN], ad),
+        floats(mask, [batch, SENT_LEN], ad),
+        ints(labels, [batch], ad),
+    );
+    Ok(Box::new(Job {
+        inference: m.valid(),
+        model: m,
+        optim: sentiment::training::optimizer(),
+        lr: sentiment::config::SentimentConfig::default().learning_rate,
+        sgd_lr: 0.5,
+        batch: b,
+        device: device.clone(),
+        items: batch,
+        loss: |m: &sentiment::model::SentimentModel, b: &(Tensor<2, Int>, Tensor<2>, Tensor<1, Int>)| {
+            sentiment::training::loss(m.forward(b.0.clone(), b.1.clone()), b.2.clone())
+        },
+        output: |m, b| {
+            let n = b.0.dims()[0];
+            m.forward(b.0.clone(), b.1.clone()).reshape([n, 1])
+        },
+    }))
+}
+
+/// The character RNN on `batch` streams of random characters, one BPTT chunk each.
+fn rnn_job(device: &Device, batch: usize, w: &Weights, rng: &mut StdRng) -> Result<Box<dyn Workload>> {
+    let ad = &device.clone().autodiff();
+    let m = gradlab::checkpoint::load_module_bytes(
+        rnn::model::CharRnn::zeros(RNN_HIDDEN, RNN_VOCAB, ad),
+        w.bytes.to_vec(),
+        w.what,
+    )?;
+    let text: Vec<i64> = (0..batch * (RNN_STEPS + 1))
+        .map(|_| rng.random_range(0..RNN_VOCAB as i64))
+        .collect();
+    let mut x = Vec::new();
+    let mut y = Vec::new();
+    for s in 0..batch {
+        let row = &text[s * (RNN_STEPS + 1)..(s + 1) * (RNN_STEPS + 1)];
+        x.extend_from_slice(&row[..RNN_STEPS]);
+        y.extend_from_slice(&row[1..]);
+    }
+    let b = (
+        ints(x, [batch, RNN_STEPS], ad),
+        ints(y, [batch, RNN_STEPS], ad),
+        Tensor::<2>::zeros([batch, RNN_HIDDEN], ad),
+    );
+    Ok(Box::new(Job {
+        inference: m.valid(),
+        model: m,
+        optim: rnn::training::optimizer(rnn::config::RnnConfig::default().clip),
+        lr: rnn::config::RnnConfig::default().learning_rate,
+        sgd_lr: 0.05,
+        batch: b,
+        device: device.clone(),
+        items: batch * RNN_STEPS,
+        loss: |m: &rnn::model::CharRnn, b: &(Tensor<2, Int>, Tensor<2, Int>, Tensor<2>)| {
+            m.forward_chunk(b.0.clone(), b.1.clone(), b.2.clone()).0
+        },
+        output: |m, b| {
+            let [n, t] = b.0.dims();
+            let v = RNN_VOCAB;
+            m.logits(m.hidden_states(b.0.clone(), b.2.clone())).reshape([n * t, v])
+        },
+    }))
+}
+
+/// The XOR network on the four XOR rows repeated to `batch`.
+fn xor_job(device: &Device, batch: usize, w: &Weights) -> Result<Box<dyn Workload>> {
+    let ad = &device.clone().autodiff();
+    let init = xor_backprop::manual::Mlp::init(0);
+    let m = gradlab::checkpoint::load_module_bytes(
+        xor_backprop::autodiff::XorNet::from_mlp(&init, ad, DType::F32),
+        w.bytes.to_vec(),
+        w.what,
+    )?;
+    let rows: Vec<usize> = (0..batch).map(|i| i % 4).collect();
+    let x: Vec<f32> = rows
+        .iter()
+        .flat_map(|&r| xor_backprop::data::X[r].map(|v| v as f32))
+        .collect();
+    let y: Vec<f32> = rows.iter().map(|&r| xor_backprop::data::Y[r] as f32).collect();
+    let b = (floats(x, [batch, 3], ad), floats(y, [batch, 1], ad));
+    Ok(Box::new(Job {
+        inference: m.valid(),
+        model: m,
+        optim: xor_backprop::training::optimizer(),
+        lr: xor_backprop::config::XorConfig::default().learning_rate,
+        sgd_lr: 1.0,
+        batch: b,
+        device: device.clone(),
+        items: batch,
+        loss: |m: &xor_backprop::autodiff::XorNet, b: &(Tensor<2>, Tensor<2>)| {
+            xor_backprop::autodiff::loss(m.forward(b.0.clone()), b.1.clone())
+        },
+        output: |m, b| m.forward(b.0.clone()),
+    }))
 }

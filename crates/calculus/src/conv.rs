@@ -3,9 +3,17 @@
 //! output's sum with respect to the kernel, by hand and by autodiff:
 //! ∂(Σᵢⱼ outᵢⱼ)/∂K[u][v] = Σᵢⱼ image[i + u][j + v].
 
+use std::path::Path;
+
+use anyhow::{Result, bail};
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor, TensorData};
+use gradlab::data::digits_csv::{self, PIXELS};
+
+use crate::common::max_abs_diff;
+use crate::plot;
+use crate::report::Context;
 
 /// The Sobel-X kernel (responds to vertical edges).
 pub const SOBEL_X: [[f64; 3]; 3] = [[-1., 0., 1.], [-2., 0., 2.], [-1., 0., 1.]];
@@ -101,4 +109,96 @@ pub fn burn_conv(device: &Device, image: &Image, k: &[[f64; 3]; 3]) -> (Image, [
         },
         gk,
     )
+}
+
+/// Print the 10×10 example's convolution by hand against burn's and its kernel gradient both
+/// ways, then the same for a real mnist-5k digit (the `index`-th of class `digit`, read from
+/// `data_dir`); draw `conv2d.svg` (the images as heat maps).
+pub fn report(ctx: &Context, data_dir: &Path, digit: usize, index: usize) -> Result<()> {
+    let img = example_image();
+    let hand = correlate(&img, &SOBEL_X);
+    let (burn_out, burn_grad) = burn_conv(ctx.device, &img, &SOBEL_X);
+    let hand_grad = kernel_gradient(&img);
+    let diff = max_abs_diff(&hand.px, &burn_out.px);
+    println!("10×10 image ⋆ Sobel-X (valid, 8×8 output): largest |hand − burn conv2d| = {diff:.2e}");
+    println!(
+        "output row 0 (hand): {:?}",
+        &hand.px[..8]
+            .iter()
+            .map(|v| (v * 100.0).round() / 100.0)
+            .collect::<Vec<_>>()
+    );
+    println!(
+        "∂(Σ out)/∂K by hand:     {:?}",
+        hand_grad.map(|r| r.map(|v| (v * 1e4).round() / 1e4))
+    );
+    println!(
+        "∂(Σ out)/∂K by autodiff: {:?}",
+        burn_grad.map(|r| r.map(|v| (v * 1e4).round() / 1e4))
+    );
+    let (real, label, at) = mnist_digit(data_dir, digit, index)?;
+    let edges = burn_conv(ctx.device, &real, &SOBEL_X).0;
+    let diff_real = max_abs_diff(&correlate(&real, &SOBEL_X).px, &edges.px);
+    println!(
+        "mnist-5k digit: a {label} (image {at} of the file, the {} of its class): 26×26 edges, largest |hand − burn| = {diff_real:.2e}",
+        ordinal(index + 1)
+    );
+    ctx.plot("conv2d.svg", |p| {
+        let kernel = Image {
+            h: 3,
+            w: 3,
+            px: SOBEL_X.iter().flatten().copied().collect(),
+        };
+        plot::heatmaps(
+            p,
+            "valid convolution with Sobel-X",
+            &[
+                ("input 10×10", &img),
+                ("kernel", &kernel),
+                ("output 8×8", &burn_out),
+                (&format!("digit {label} (image {at})"), &real),
+                ("its vertical edges", &edges),
+            ],
+        )
+    })
+}
+
+/// The `index`-th image of class `digit` (0 = the first in the file) of mnist-5k under
+/// `data_dir`, scaled to [0, 1]; with its label and its place in the file.
+fn mnist_digit(data_dir: &Path, digit: usize, index: usize) -> Result<(Image, u8, usize)> {
+    let file = digits_csv::find(&data_dir.join("mnist-5k/mnist_5k.csv.gz"));
+    let (pixels, labels) = digits_csv::read_file(&file)?;
+    if digit > 9 {
+        bail!("--digit {digit} is out of range: a digit class is 0 to 9");
+    }
+    let of_class: Vec<usize> = (0..labels.len()).filter(|&i| usize::from(labels[i]) == digit).collect();
+    let Some(&at) = of_class.get(index) else {
+        bail!(
+            "--index {index} is out of range: {} holds {} of digit {digit} (allowed 0 ..= {})",
+            file.describe(),
+            gradlab::count(of_class.len(), "image"),
+            of_class.len().saturating_sub(1)
+        );
+    };
+    let image = Image {
+        h: 28,
+        w: 28,
+        px: pixels[at * PIXELS..(at + 1) * PIXELS]
+            .iter()
+            .map(|&p| p as f64 / 255.0)
+            .collect(),
+    };
+    Ok((image, labels[at], at))
+}
+
+/// 1st, 2nd, 3rd, 4th, …, 11th, 12th, 13th, 21st, …
+fn ordinal(n: usize) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
 }

@@ -3,9 +3,11 @@
 
 use anyhow::{Result, bail};
 use burn::tensor::Device;
+use gradlab::report::{Line, plot_lines};
 
-use crate::common::{tensor, values};
-use crate::derivative::f_tensor;
+use crate::common::{linspace, tensor, values};
+use crate::derivative::{f, f_tensor};
+use crate::report::Context;
 
 /// Every iterate (x, f(x)), the start included.
 pub type Trajectory = Vec<(f64, f64)>;
@@ -42,4 +44,28 @@ pub fn run(device: &Device, x0: f64, lr: f64, steps: usize) -> Result<Trajectory
         }
     }
     Ok(path)
+}
+
+/// Print the first iterates and every 20th, and where the descent ended; draw
+/// `gradient-descent.svg` (f and the iterates).
+pub fn report(ctx: &Context, start: f64, lr: f64, steps: usize) -> Result<()> {
+    let path = run(ctx.device, start, lr, steps)?;
+    for (k, (x, fx)) in path.iter().enumerate() {
+        if k < 5 || k % 20 == 0 || k == steps {
+            println!("  step {k:>4}: x = {x:>9.5}  f(x) = {fx:>9.5}");
+        }
+    }
+    let (x, fx) = path[path.len() - 1];
+    println!("after {steps} steps: x ≈ {x:.2}, f(x) ≈ {fx:.2} (minimum: x = −2.5, f = −0.25)");
+    ctx.plot("gradient-descent.svg", |p| {
+        let curve = linspace(-6.0, 1.0, 141).into_iter().map(|x| (x, f(x))).collect();
+        plot_lines(
+            p,
+            &format!("gradient descent, lr {lr}"),
+            "x",
+            "f(x)",
+            &[Line::new("f(x) = x² + 5x + 6", curve), Line::markers("iterates", path)],
+            false,
+        )
+    })
 }

@@ -6,6 +6,8 @@ use anyhow::{Result, bail};
 use burn::tensor::Device;
 
 use crate::common::{linspace, tensor, values};
+use crate::plot;
+use crate::report::Context;
 
 /// The density φ(x; μ, σ).
 pub fn density(x: f64, mu: f64, sigma: f64) -> f64 {
@@ -83,5 +85,38 @@ pub fn run(device: &Device, a: f64, b: f64, mu: f64, sigma: f64) -> Result<Norma
     Ok(NormalReport {
         exact: exact(a, b, mu, sigma),
         rows,
+    })
+}
+
+/// Print the exact probability and the trapezoid and Simpson estimates with their errors as n
+/// doubles; draw `normal.svg` (the density, the area shaded).
+pub fn report(ctx: &Context, a: f64, b: f64, mu: f64, sigma: f64) -> Result<()> {
+    let r = run(ctx.device, a, b, mu, sigma)?;
+    println!(
+        "P({a} < X < {b}), X ~ N({mu}, {sigma}²): by the error function {:.10}",
+        r.exact
+    );
+    println!("(the density is sampled in float32 on the device: errors below ~1e-8 are rounding)");
+    println!(
+        "{:>6} {:>14} {:>10} {:>14} {:>10}",
+        "n", "trapezoid", "error", "Simpson", "error"
+    );
+    for row in &r.rows {
+        println!(
+            "{:>6} {:>14.10} {:>10.2e} {:>14.10} {:>10.2e}",
+            row.n,
+            row.trapezoid,
+            (row.trapezoid - r.exact).abs(),
+            row.simpson,
+            (row.simpson - r.exact).abs()
+        );
+    }
+    ctx.plot("normal.svg", |p| {
+        let (lo, hi) = (a.min(mu - 4.0 * sigma), b.max(mu + 4.0 * sigma));
+        let curve: Vec<(f64, f64)> = linspace(lo, hi, 401)
+            .into_iter()
+            .map(|x| (x, density(x, mu, sigma)))
+            .collect();
+        plot::shaded_area(p, &format!("P({a} < X < {b}) = {:.4}", r.exact), &curve, a, b)
     })
 }

@@ -5,11 +5,14 @@
 //! once over [`Value`], a burn tensor or a constant, with the operators below, so that
 //! evaluating it builds an autodiff graph.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context as _, Result, bail};
 use burn::tensor::{Device, Tensor};
 use exmex::{BinOp, Differentiate, Express, FlatEx, MakeOperators, Operator, ops_factory};
+use gradlab::report::plot_lines;
 
 use crate::common::{tensor, values};
+use crate::plot;
+use crate::report::Context;
 
 /// A value in a tensor-valued expression: a literal constant, or a tensor on the device.
 // A handful of values live at once while an expression evaluates; boxing the tensor would buy
@@ -273,4 +276,41 @@ pub fn parse_assignment(s: &str) -> Result<(String, f64), String> {
         .parse()
         .map_err(|_| format!("`{value}` in `{s}` is not a number"))?;
     Ok((name.trim().to_string(), value))
+}
+
+/// Print f and every partial derivative at the point, symbolically and by autodiff; draw
+/// `partial.svg` (f along each variable's axis and its tangent there).
+pub fn report(ctx: &Context, expression: &str, at: &[(String, f64)]) -> Result<()> {
+    let r = run(ctx.device, expression, at)?;
+    let names: Vec<String> = r.partials.iter().map(|p| p.var.clone()).collect();
+    let point: Vec<f64> = names
+        .iter()
+        .map(|n| at.iter().find(|(m, _)| m == n).map_or(0.0, |(_, v)| *v))
+        .collect();
+    let shown = at
+        .iter()
+        .map(|(n, v)| format!("{n} = {v}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    println!("f = {}   at {shown}: f = {}", r.expression, r.value);
+    for p in &r.partials {
+        println!(
+            "  ∂f/∂{} = {}   = {} (symbolic)   {} (autodiff)",
+            p.var, p.symbolic, p.symbolic_value, p.autodiff
+        );
+    }
+    ctx.plot("partial.svg", |p| {
+        let parsed = exmex::parse::<f64>(expression)?;
+        let f = |v: &[f64]| Express::eval(&parsed, v).unwrap_or(f64::NAN);
+        let grads: Vec<f64> = r.partials.iter().map(|p| p.symbolic_value).collect();
+        let lines = plot::tangent_lines(f, &point, &grads, &names, 1.0);
+        plot_lines(
+            p,
+            &format!("f = {} near ({shown})", r.expression),
+            "offset t",
+            "f",
+            &lines,
+            false,
+        )
+    })
 }

@@ -4,9 +4,12 @@
 //! At the origin the gradient does not exist: near 0, f ≈ r, a cone whose slope depends on
 //! the direction. The formula there is 0/0 and autodiff returns NaN; this module says so.
 
+use anyhow::Result;
 use burn::tensor::Device;
 
 use crate::common::{linspace, tensor, values};
+use crate::plot;
+use crate::report::Context;
 
 /// The surface and its gradient field.
 #[derive(Debug, Clone)]
@@ -63,4 +66,43 @@ pub fn run(device: &Device, n: usize) -> SurfaceReport {
         grad,
         max_error,
     }
+}
+
+/// Print the largest error of autodiff on the grid and ∇f at three points, the origin among
+/// them; draw `surface.svg` (f) and `surface-gradient.svg` (∇f by autodiff).
+pub fn report(ctx: &Context, grid: usize) -> Result<()> {
+    let r = run(ctx.device, grid);
+    println!("f(x, y) = sin(√(x² + y²)) on a {grid}×{grid} grid over [−6, 6]²");
+    println!("largest |∇f autodiff − chain rule| on the grid: {:.2e}", r.max_error);
+    for &(x, y) in &[(1.0, 2.0), (-3.0, 0.5), (0.0, 0.0)] {
+        let ad = autodiff_gradient(ctx.device, &[(x, y)])[0];
+        match gradient(x, y) {
+            Some((gx, gy)) => println!(
+                "  ∇f({x}, {y}) = ({gx:.5}, {gy:.5}) by the chain rule, ({:.5}, {:.5}) by autodiff",
+                ad.0, ad.1
+            ),
+            None => println!(
+                "  ∇f({x}, {y}) does not exist: near the origin f ≈ √(x² + y²), a cone whose slope depends on \
+                 the direction (the formula is 0/0 there, and autodiff {})",
+                if ad.0.is_finite() && ad.1.is_finite() {
+                    "returns a finite number that means nothing"
+                } else {
+                    "gives no finite value either"
+                }
+            ),
+        }
+    }
+    ctx.plot("surface.svg", |p| {
+        plot::surface(p, "f(x, y) = sin(√(x² + y²))", &r.axis, &r.z)
+    })?;
+    ctx.plot("surface-gradient.svg", |p| {
+        let n = r.axis.len();
+        let points: Vec<(f64, f64)> = r
+            .axis
+            .iter()
+            .flat_map(|&y| r.axis.iter().map(move |&x| (x, y)))
+            .collect();
+        let step = if n > 1 { r.axis[1] - r.axis[0] } else { 1.0 };
+        plot::gradient_field(p, "∇f by autodiff (arrows point uphill)", &points, &r.grad, step)
+    })
 }

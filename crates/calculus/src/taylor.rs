@@ -1,8 +1,11 @@
 //! Taylor polynomials of eˣ around 0, Pₙ(x) = Σ_{k<n} xᵏ/k! (n terms), against eˣ on [−2, 2].
 
+use anyhow::Result;
 use burn::tensor::{Device, Tensor};
+use gradlab::report::{Line, plot_lines};
 
 use crate::common::{linspace, max_abs_diff, tensor, values};
+use crate::report::Context;
 
 /// One polynomial's curve and error.
 #[derive(Debug, Clone)]
@@ -57,4 +60,26 @@ pub fn run(device: &Device, terms: &[usize], points: usize) -> TaylorReport {
         exp,
         approximations,
     }
+}
+
+/// Print each polynomial's largest error on [−2, 2]; draw `taylor.svg` (eˣ and the
+/// polynomials).
+pub fn report(ctx: &Context, terms: &[usize]) -> Result<()> {
+    let r = run(ctx.device, terms, 201);
+    for a in &r.approximations {
+        println!(
+            "  {} term(s): max |eˣ − Pₙ(x)| on [−2, 2] = {:.6}",
+            a.terms, a.max_error
+        );
+    }
+    ctx.plot("taylor.svg", |p| {
+        let pts = |v: &[f64]| r.xs.iter().copied().zip(v.iter().copied()).collect();
+        let mut lines = vec![Line::new("eˣ", pts(&r.exp))];
+        lines.extend(
+            r.approximations
+                .iter()
+                .map(|a| Line::new(format!("{} terms", a.terms), pts(&a.values))),
+        );
+        plot_lines(p, "Taylor polynomials of eˣ around 0", "x", "", &lines, false)
+    })
 }

@@ -8,6 +8,11 @@
 //! batch 32, 5 interleaved runs): ~3,000 images/s with glibc's defaults against ~4,100 with
 //! the thresholds below — the same effect `GLIBC_TUNABLES=glibc.malloc.mmap_threshold=…`
 //! has, and what PyTorch's and TensorFlow's caching allocators do for themselves.
+//!
+//! Who calls it: a process-wide setting is the process's owner's decision, so only binaries
+//! do — `mnist-cnn` when its fast kernels run (fast path on, flex), the bench for every model
+//! unless `--malloc-defaults`, the `step_phases` example unless `--malloc-defaults` — and never a
+//! library function.
 
 /// Raise glibc's mmap threshold to its maximum (32 MiB; this also stops its adaptation) and its
 /// trim threshold to 1 GiB, so that freed activation-sized blocks are reused instead of being

@@ -163,6 +163,49 @@ where
     Ok(())
 }
 
+/// What every binary's config has: `backend`, `adapter` and `out_dir` keys, which the shared
+/// command line overrides ([`crate::cli::RunArgs::load`]). Implement it with
+/// [`run_config!`](crate::run_config).
+pub trait RunConfig: serde::de::DeserializeOwned + Serialize + Default {
+    /// The three fields, to override.
+    fn run_fields(&mut self) -> RunFields<'_>;
+    /// The backend part of the config.
+    fn backend_config(&self) -> crate::BackendConfig;
+}
+
+/// The fields [`RunConfig::run_fields`] gives access to.
+pub struct RunFields<'a> {
+    /// `backend`.
+    pub backend: &'a mut crate::BackendName,
+    /// `adapter`.
+    pub adapter: &'a mut crate::AdapterChoice,
+    /// `out_dir`.
+    pub out_dir: &'a mut std::path::PathBuf,
+}
+
+/// `gradlab::run_config!(MnistConfig);`: [`RunConfig`] for a config struct with the fields
+/// `backend`, `adapter` and `out_dir`.
+#[macro_export]
+macro_rules! run_config {
+    ($config:ty) => {
+        impl $crate::config::RunConfig for $config {
+            fn run_fields(&mut self) -> $crate::config::RunFields<'_> {
+                $crate::config::RunFields {
+                    backend: &mut self.backend,
+                    adapter: &mut self.adapter,
+                    out_dir: &mut self.out_dir,
+                }
+            }
+            fn backend_config(&self) -> $crate::BackendConfig {
+                $crate::BackendConfig {
+                    backend: self.backend,
+                    adapter: self.adapter,
+                }
+            }
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

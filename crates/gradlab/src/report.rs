@@ -27,6 +27,25 @@ pub struct EpochMetrics {
     pub items_per_second: f64,
 }
 
+impl EpochMetrics {
+    /// The epoch's progress line, e.g. `epoch 3/10  train loss 0.1234 acc 96.10%  valid loss
+    /// 0.1300 acc 95.90%  1.2 s  4100 img/s` (`unit`: what an item is; `second_decimals`: the
+    /// precision of the seconds).
+    pub fn line(&self, epochs: usize, unit: &str, second_decimals: usize) -> String {
+        format!(
+            "epoch {}/{epochs}  train loss {:.4} acc {:.2}%  valid loss {:.4} acc {:.2}%  {:.*} s  {:.0} {unit}/s",
+            self.epoch,
+            self.train_loss,
+            100.0 * self.train_accuracy,
+            self.valid_loss,
+            100.0 * self.valid_accuracy,
+            second_decimals,
+            self.seconds,
+            self.items_per_second
+        )
+    }
+}
+
 /// Write the metrics as CSV (`metrics.csv`) and JSON (`metrics.json`) into `dir`.
 pub fn write_metrics(dir: &Path, history: &[EpochMetrics]) -> Result<()> {
     let mut csv = String::from("epoch,train_loss,train_accuracy,valid_loss,valid_accuracy,seconds,items_per_second\n");
@@ -218,6 +237,17 @@ const PALETTE: [RGBColor; 10] = [
     RGBColor(110, 0, 200),
 ];
 
+/// A chart's legend (its series' labels and swatches), the same box in every plot.
+macro_rules! legend {
+    ($chart:ident) => {
+        $chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()?
+    };
+}
+
 /// [`plot_lines`] with an optional labeller for the x axis (ticks at whole numbers). Each
 /// legend swatch is drawn like its series: same colour, same width, a marker where the series
 /// has markers.
@@ -289,11 +319,7 @@ pub fn plot_lines_with(
                             EmptyElement::at((0, 0)) + line + dot
                         });
                 }
-                chart
-                    .configure_series_labels()
-                    .background_style(WHITE.mix(0.8))
-                    .border_style(BLACK)
-                    .draw()?;
+                legend!(chart);
             }};
         }
         if log_y {
@@ -376,11 +402,7 @@ pub fn plot_bars(
                             .map(|&(x, v)| Text::new(format!("{v:.0}"), (x, v), ("sans-serif", 11).into_font())),
                     )?;
                 }
-                chart
-                    .configure_series_labels()
-                    .background_style(WHITE.mix(0.8))
-                    .border_style(BLACK)
-                    .draw()?;
+                legend!(chart);
             }};
         }
         if log_y {
@@ -490,6 +512,24 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_epochs_line_holds_its_figures() {
+        let m = super::EpochMetrics {
+            epoch: 3,
+            train_loss: 0.12345,
+            train_accuracy: 0.961,
+            valid_loss: 0.13,
+            valid_accuracy: 0.959,
+            seconds: 1.234,
+            items_per_second: 4100.4,
+        };
+        assert_eq!(
+            m.line(10, "img", 1),
+            "epoch 3/10  train loss 0.1235 acc 96.10%  valid loss 0.1300 acc 95.90%  1.2 s  4100 img/s"
+        );
+        assert!(m.line(10, "sentences", 2).ends_with("  1.23 s  4100 sentences/s"));
+    }
+
     #[test]
     fn utc_minute_formats_known_instants() {
         let at = |secs: u64| utc_minute(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs));

@@ -211,6 +211,18 @@ impl LazyRunDir {
     }
 }
 
+/// Print where a finished training run's files are, one aligned line each: the model, the
+/// resolved config (when `config`), the metrics, the plot named `plot` and the report.
+pub fn print_run_files(model: &Path, run_dir: &Path, plot: &str, config: bool) {
+    println!("model:   {}", model.display());
+    if config {
+        println!("config:  {}", run_dir.join("config.toml").display());
+    }
+    println!("metrics: {} (and metrics.json)", run_dir.join("metrics.csv").display());
+    println!("plot:    {}", run_dir.join(plot).display());
+    println!("report:  {}", run_dir.join("report.json").display());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

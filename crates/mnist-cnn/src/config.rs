@@ -5,10 +5,13 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use gradlab::config::check_range;
-use gradlab::{AdapterChoice, BackendConfig, BackendName};
+use gradlab::{AdapterChoice, BackendName};
 use serde::{Deserialize, Serialize};
 
 use crate::data::DatasetName;
+
+// `backend`, `adapter` and `out_dir`, which the shared command line overrides.
+gradlab::run_config!(MnistConfig);
 
 /// Everything a training run needs to know.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -80,13 +83,5 @@ impl MnistConfig {
         check_range("learning_rate", self.learning_rate, 1e-12, 10.0)?;
         check_range("test_size", self.test_size, 1, 1_000_000)?;
         Ok(())
-    }
-
-    /// The backend part of the config.
-    pub fn backend_config(&self) -> BackendConfig {
-        BackendConfig {
-            backend: self.backend,
-            adapter: self.adapter,
-        }
     }
 }

@@ -8,7 +8,6 @@ use anyhow::{Context, Result, bail, ensure};
 use burn::data::dataloader::DataLoaderBuilder;
 use burn::data::dataset::Dataset;
 use burn::module::Module;
-use burn::nn::loss::CrossEntropyLossConfig;
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 use gradlab::report::ConfusionMatrix;
@@ -150,7 +149,6 @@ where
         .batch_size(batch_size)
         .set_device(device.clone())
         .build(data);
-    let loss_fn = CrossEntropyLossConfig::new().init(&device);
     let mut confusion = ConfusionMatrix::new(NUM_CLASSES);
     let mut loss_sum = 0.0f64;
     let mut count = 0usize;
@@ -158,7 +156,7 @@ where
         let batch = batch.context("loading an evaluation batch")?;
         let n = batch.targets.dims()[0];
         let logits = model.forward(batch.images);
-        let loss = loss_fn.forward(logits.clone(), batch.targets.clone());
+        let loss = crate::training::loss(logits.clone(), batch.targets.clone());
         loss_sum += loss.into_scalar::<f64>() * n as f64;
         let predicted = logits.argmax(1).reshape([n]).into_data();
         let truth = batch.targets.into_data();

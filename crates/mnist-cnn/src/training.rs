@@ -14,7 +14,7 @@ use burn::data::dataset::Dataset;
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
-use burn::tensor::{Int, Tensor};
+use burn::tensor::{Device, Int, Tensor};
 use gradlab::ResolvedBackend;
 use gradlab::checkpoint::{load_checkpoint, save_checkpoint};
 use gradlab::report::{EpochMetrics, plot_curves, write_metrics, write_run_report};
@@ -77,6 +77,14 @@ pub fn optimizer() -> ModuleOptimizer {
     AdamConfig::new().with_epsilon(1e-7).init()
 }
 
+/// The seed's loss: softmax cross-entropy of `logits` `[n, 10]` against the labels `[n]`, the
+/// batch mean (Keras's `sparse_categorical_crossentropy` on a softmax output).
+pub fn loss(logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
+    CrossEntropyLossConfig::new()
+        .init(&logits.device())
+        .forward(logits, targets)
+}
+
 /// Train the seed CNN as `cfg` says on `backend`.
 pub fn train(
     cfg: &MnistConfig,
@@ -90,53 +98,15 @@ pub fn train(
             println!("{s}");
         }
     };
-    let out_dir = &cfg.out_dir;
     let device = backend.device.clone().autodiff();
-    let mut model = gradlab::seeded(&device, cfg.seed, || Cnn::new(&device)).with_fast_path(cfg.fast_path);
-    let mut optim = optimizer();
-    let mut history = Vec::new();
-    let mut first_epoch = 1;
-    let mut parent = None;
-    // Everything a resume needs is checked before anything is written.
-    let run_dir = if opts.resume {
-        let latest = latest_run(out_dir)?;
-        let (m, o, index) = load_checkpoint::<_, LoopState>(&latest.join("checkpoint"), model, optim)?;
-        check_resumable(&index.state.config, cfg)?;
-        let finished = latest.join("model.bpk").exists();
-        if finished && index.epoch >= cfg.epochs {
-            bail!(
-                "cannot resume: {} finished its {} epochs; to train it further, resume with `--epochs` above {} \
-                 (the continuation goes into a new run folder)",
-                latest.display(),
-                index.epoch,
-                index.epoch
-            );
-        }
-        model = m;
-        optim = o;
-        history = index.state.history;
-        first_epoch = index.epoch + 1;
-        if finished {
-            // A finished run keeps its model, metrics and report: continue in a new folder.
-            let dir = new_run_dir(out_dir)?;
-            say(format!(
-                "continuing the finished run {} after epoch {} in a new run folder",
-                latest.display(),
-                index.epoch
-            ));
-            parent = Some(Parent {
-                run: latest.display().to_string(),
-                after_epoch: index.epoch,
-            });
-            dir
-        } else {
-            say(format!("resuming {} after epoch {}", latest.display(), index.epoch));
-            parent = index.state.parent;
-            latest
-        }
-    } else {
-        new_run_dir(out_dir)?
-    };
+    let Start {
+        run_dir,
+        mut model,
+        mut optim,
+        mut history,
+        first_epoch,
+        parent,
+    } = start(cfg, &device, opts.resume, &say)?;
     let ckpt_dir = run_dir.join("checkpoint");
     gradlab::config::save_resolved(cfg, &run_dir)?;
     let checkpoint = |epoch: usize, model: &Cnn, optim: &ModuleOptimizer, history: &[EpochMetrics]| {
@@ -153,81 +123,31 @@ pub fn train(
     }
     let conv_path = model.conv_path(&device, backend.backend);
     say(format!("convolutions: {conv_path}"));
-    // Only fastconv's kernels gain from keeping freed memory (see fastconv::memory).
-    if cfg.fast_path && fastconv::is_fast(&device) && fastconv::memory::keep_freed_memory() {
-        say("fast path: freed memory is kept for reuse (glibc malloc thresholds raised)".into());
-    }
     say(model.summary(&device));
     say(format!("data: {}", splits.description));
     say(format!("run folder: {}", run_dir.display()));
 
-    let loss_fn = CrossEntropyLossConfig::new().init(&device);
-    let n_train = splits.train.len();
-    let steps = n_train.div_ceil(cfg.batch_size) as u64;
     let mut last_eval = None;
     for epoch in first_epoch..=cfg.epochs {
-        // A fresh loader per epoch, shuffled with (seed, epoch): a resumed run sees the same
-        // order as an uninterrupted one.
-        let loader = DataLoaderBuilder::new(MnistBatcher)
-            .batch_size(cfg.batch_size)
-            .shuffle(cfg.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64))
-            .set_device(device.clone())
-            .build(splits.train.clone());
-        let bar = gradlab::progress::bar(steps, format!("epoch {epoch}/{}", cfg.epochs), opts.verbose);
-        let t0 = Instant::now();
-        // Running sums stay on the device; reading them is a sync, so it happens only for the
-        // progress display and once at the end of the epoch.
-        let mut loss_sum: Tensor<1> = Tensor::zeros([1], &device);
-        let mut correct: Tensor<1, Int> = Tensor::zeros([1], &device);
-        let mut seen = 0usize;
-        for (step, batch) in loader.iter().enumerate() {
-            let batch = batch.context("loading a training batch")?;
-            let n = batch.targets.dims()[0];
-            let logits = model.forward(batch.images);
-            let loss = loss_fn.forward(logits.clone(), batch.targets.clone());
-            let hits = logits.detach().argmax(1).reshape([n]).equal(batch.targets).int().sum();
-            loss_sum = loss_sum + loss.clone().detach().mul_scalar(n as f64);
-            correct = correct + hits;
-            seen += n;
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(cfg.learning_rate, model, grads);
-            bar.inc(1);
-            if opts.verbose && (step % 25 == 24) && !bar.is_hidden() {
-                let l = loss_sum.clone().into_scalar::<f64>() / seen as f64;
-                let a = correct.clone().into_scalar::<i64>() as f64 / seen as f64;
-                bar.set_message(format!("loss {l:.4} acc {:.2}%", 100.0 * a));
-            }
-        }
-        let train_loss = loss_sum.into_scalar::<f64>() / seen.max(1) as f64;
-        let train_accuracy = correct.into_scalar::<i64>() as f64 / seen.max(1) as f64;
-        let seconds = t0.elapsed().as_secs_f64();
-        bar.finish_and_clear();
+        let (trained, fit) = train_epoch(model, &mut optim, cfg, splits, epoch, &device, opts.verbose)?;
+        model = trained;
         gradlab::guard::check_loss(
             &format!("epoch {epoch}"),
-            train_loss,
+            fit.loss,
             (NUM_CLASSES as f64).ln(),
             cfg.learning_rate,
         )?;
         let eval = evaluate(&model.valid(), splits.test.clone(), 256, &device)?;
         let m = EpochMetrics {
             epoch,
-            train_loss,
-            train_accuracy,
+            train_loss: fit.loss,
+            train_accuracy: fit.accuracy,
             valid_loss: eval.loss,
             valid_accuracy: eval.accuracy,
-            seconds,
-            items_per_second: seen as f64 / seconds,
+            seconds: fit.seconds,
+            items_per_second: fit.seen as f64 / fit.seconds,
         };
-        let line = format!(
-            "epoch {epoch}/{}  train loss {:.4} acc {:.2}%  valid loss {:.4} acc {:.2}%  {:.1} s  {:.0} img/s",
-            cfg.epochs,
-            m.train_loss,
-            100.0 * m.train_accuracy,
-            m.valid_loss,
-            100.0 * m.valid_accuracy,
-            m.seconds,
-            m.items_per_second
-        );
+        let line = m.line(cfg.epochs, "img", 1);
         history.push(m);
         // The epoch's line appears once its checkpoint is on disk: an epoch shown is kept.
         checkpoint(epoch, &model, &optim, &history)?;
@@ -239,7 +159,166 @@ pub fn train(
         Some(e) => e,
         None => evaluate(&model.valid(), splits.test.clone(), 256, &device)?,
     };
-    let model_path = save_model(&run_dir, &model, cfg, &splits.description)?;
+    let finished = Finished {
+        run_dir,
+        history,
+        test,
+        model,
+        parent,
+        conv_path,
+    };
+    finish(cfg, backend, splits, finished, started)
+}
+
+/// Where a run starts: a new run folder with fresh weights, or (`resume`) the latest run's
+/// checkpoint — in that folder, or in a new one when the latest run had finished.
+struct Start {
+    run_dir: PathBuf,
+    model: Cnn,
+    optim: ModuleOptimizer,
+    history: Vec<EpochMetrics>,
+    first_epoch: usize,
+    parent: Option<Parent>,
+}
+
+/// Everything a resume needs is checked before anything is written.
+fn start(cfg: &MnistConfig, device: &Device, resume: bool, say: &dyn Fn(String)) -> Result<Start> {
+    let out_dir = &cfg.out_dir;
+    let model = gradlab::seeded(device, cfg.seed, || Cnn::new(device)).with_fast_path(cfg.fast_path);
+    if !resume {
+        return Ok(Start {
+            run_dir: new_run_dir(out_dir)?,
+            model,
+            optim: optimizer(),
+            history: Vec::new(),
+            first_epoch: 1,
+            parent: None,
+        });
+    }
+    let latest = latest_run(out_dir)?;
+    let (model, optim, index) = load_checkpoint::<_, LoopState>(&latest.join("checkpoint"), model, optimizer())?;
+    check_resumable(&index.state.config, cfg)?;
+    let finished = latest.join("model.bpk").exists();
+    if finished && index.epoch >= cfg.epochs {
+        bail!(
+            "cannot resume: {} finished its {} epochs; to train it further, resume with `--epochs` above {} \
+             (the continuation goes into a new run folder)",
+            latest.display(),
+            index.epoch,
+            index.epoch
+        );
+    }
+    let (run_dir, parent) = if finished {
+        // A finished run keeps its model, metrics and report: continue in a new folder.
+        let dir = new_run_dir(out_dir)?;
+        say(format!(
+            "continuing the finished run {} after epoch {} in a new run folder",
+            latest.display(),
+            index.epoch
+        ));
+        let parent = Parent {
+            run: latest.display().to_string(),
+            after_epoch: index.epoch,
+        };
+        (dir, Some(parent))
+    } else {
+        say(format!("resuming {} after epoch {}", latest.display(), index.epoch));
+        (latest, index.state.parent)
+    };
+    Ok(Start {
+        run_dir,
+        model,
+        optim,
+        history: index.state.history,
+        first_epoch: index.epoch + 1,
+        parent,
+    })
+}
+
+/// One epoch's training figures.
+struct EpochFit {
+    /// Mean training loss.
+    loss: f64,
+    /// Training accuracy.
+    accuracy: f64,
+    /// Images seen.
+    seen: usize,
+    /// Wall-clock seconds of the epoch's steps.
+    seconds: f64,
+}
+
+/// One pass over the training split, shuffled with (seed, epoch): a resumed run sees the same
+/// order as an uninterrupted one.
+fn train_epoch(
+    mut model: Cnn,
+    optim: &mut ModuleOptimizer,
+    cfg: &MnistConfig,
+    splits: &Splits,
+    epoch: usize,
+    device: &Device,
+    verbose: bool,
+) -> Result<(Cnn, EpochFit)> {
+    let loader = DataLoaderBuilder::new(MnistBatcher)
+        .batch_size(cfg.batch_size)
+        .shuffle(cfg.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64))
+        .set_device(device.clone())
+        .build(splits.train.clone());
+    let steps = splits.train.len().div_ceil(cfg.batch_size) as u64;
+    let bar = gradlab::progress::bar(steps, format!("epoch {epoch}/{}", cfg.epochs), verbose);
+    let t0 = Instant::now();
+    // Running sums stay on the device; reading them is a sync, so it happens only for the
+    // progress display and once at the end of the epoch.
+    let mut loss_sum: Tensor<1> = Tensor::zeros([1], device);
+    let mut correct: Tensor<1, Int> = Tensor::zeros([1], device);
+    let mut seen = 0usize;
+    for (step, batch) in loader.iter().enumerate() {
+        let batch = batch.context("loading a training batch")?;
+        let n = batch.targets.dims()[0];
+        let logits = model.forward(batch.images);
+        let loss = loss(logits.clone(), batch.targets.clone());
+        let hits = logits.detach().argmax(1).reshape([n]).equal(batch.targets).int().sum();
+        loss_sum = loss_sum + loss.clone().detach().mul_scalar(n as f64);
+        correct = correct + hits;
+        seen += n;
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(cfg.learning_rate, model, grads);
+        bar.inc(1);
+        if verbose && (step % 25 == 24) && !bar.is_hidden() {
+            let l = loss_sum.clone().into_scalar::<f64>() / seen as f64;
+            let a = correct.clone().into_scalar::<i64>() as f64 / seen as f64;
+            bar.set_message(format!("loss {l:.4} acc {:.2}%", 100.0 * a));
+        }
+    }
+    let fit = EpochFit {
+        loss: loss_sum.into_scalar::<f64>() / seen.max(1) as f64,
+        accuracy: correct.into_scalar::<i64>() as f64 / seen.max(1) as f64,
+        seen,
+        seconds: t0.elapsed().as_secs_f64(),
+    };
+    bar.finish_and_clear();
+    Ok((model, fit))
+}
+
+/// What the epochs left, for [`finish`].
+struct Finished {
+    run_dir: PathBuf,
+    history: Vec<EpochMetrics>,
+    test: EvalResult,
+    model: Cnn,
+    parent: Option<Parent>,
+    conv_path: String,
+}
+
+/// The end of a run: the model, the toy marker for a limited run, metrics, curves and report.
+fn finish(
+    cfg: &MnistConfig,
+    backend: &ResolvedBackend,
+    splits: &Splits,
+    f: Finished,
+    started: Instant,
+) -> Result<TrainOutcome> {
+    let run_dir = f.run_dir;
+    let model_path = save_model(&run_dir, &f.model, cfg, &splits.description)?;
     if cfg.train_limit > 0 || cfg.test_limit > 0 {
         gradlab::runs::mark_toy(
             &run_dir,
@@ -249,8 +328,8 @@ pub fn train(
             ),
         )?;
     }
-    write_metrics(&run_dir, &history)?;
-    plot_curves(&run_dir.join("curves.svg"), "mnist-cnn: seed CNN", &history)?;
+    write_metrics(&run_dir, &f.history)?;
+    plot_curves(&run_dir.join("curves.svg"), "mnist-cnn: seed CNN", &f.history)?;
     let seconds = started.elapsed().as_secs_f64();
     write_run_report(
         &run_dir,
@@ -259,22 +338,22 @@ pub fn train(
         backend.to_json(),
         serde_json::json!({
             "data": splits.description,
-            "parameters": model.num_params(),
-            "conv_path": conv_path,
+            "parameters": f.model.num_params(),
+            "conv_path": f.conv_path,
             "config": cfg,
-            "parent": parent,
-            "epochs": history,
-            "test": test,
+            "parent": f.parent,
+            "epochs": f.history,
+            "test": f.test,
             "seconds": seconds,
         }),
     )?;
     Ok(TrainOutcome {
         run_dir,
         model_path,
-        history,
-        test,
+        history: f.history,
+        test: f.test,
         seconds,
-        model,
+        model: f.model,
     })
 }
 

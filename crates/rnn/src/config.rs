@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use gradlab::config::{check_range, invalid};
+use gradlab::config::{RunConfig, check_range, invalid};
 use gradlab::{AdapterChoice, BackendConfig, BackendName};
 use serde::{Deserialize, Serialize};
 
@@ -18,6 +18,9 @@ pub enum Engine {
     /// streams.
     Burn,
 }
+
+// `backend`, `adapter` and `out_dir`, which the shared command line overrides.
+gradlab::run_config!(RnnConfig);
 
 /// Everything a training run needs to know.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -112,11 +115,16 @@ impl RnnConfig {
         Ok(())
     }
 
-    /// The backend part of the config.
-    pub fn backend_config(&self) -> BackendConfig {
-        BackendConfig {
-            backend: self.backend,
-            adapter: self.adapter,
+    /// The backend a training run resolves: the configured one for the burn engine; flex for
+    /// the manual engine, which never touches a burn backend (resolving flex is free: no GPU
+    /// probing).
+    pub fn training_backend_config(&self) -> BackendConfig {
+        match self.engine {
+            Engine::Burn => self.backend_config(),
+            Engine::Manual => BackendConfig {
+                backend: BackendName::Flex,
+                ..Default::default()
+            },
         }
     }
 }

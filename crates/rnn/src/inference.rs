@@ -1,10 +1,73 @@
-//! Using a trained model on any text: how well it predicts each next character (`rnn eval
-//! --text FILE`), so a model trained on one book can be asked about another.
+//! Using a trained model: its folder (`model.bpk`, the weights, and `model.json`, the hidden
+//! size and the vocabulary) saved and loaded, and how well it predicts each next character of
+//! any text ([`score_text`]; [`eval_text`] is `rnn eval --text FILE`), so a model trained on one
+//! book can be asked about another.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
+use anyhow::{Context, Result, ensure};
+use gradlab::report::write_json;
+use serde::{Deserialize, Serialize};
+
+use crate::config::MAX_HIDDEN;
 use crate::data::Vocab;
 use crate::manual::{Params, loss_per_char};
+use crate::model::CharRnn;
+
+/// Tag in `model.json`.
+pub const FORMAT: &str = "gradlab-rnn/1";
+
+/// Largest text [`eval_text`] reads.
+pub const MAX_EVAL_BYTES: u64 = 64 << 20;
+
+/// What `model.json` holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Manifest {
+    format: String,
+    hidden: usize,
+    vocab: Vec<char>,
+}
+
+/// A loaded model: weights and the characters they index.
+#[derive(Debug, Clone)]
+pub struct CharModel {
+    /// The weights (f64).
+    pub params: Params,
+    /// The characters.
+    pub vocab: Vocab,
+}
+
+/// Save `cell` and the vocabulary into the folder `dir`: `model.bpk` (the cell's weights as it
+/// holds them: f32 from either engine), then `model.json`.
+pub fn save_model(dir: &Path, cell: &CharRnn, vocab: &Vocab) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    gradlab::checkpoint::save_module(cell.clone(), &dir.join("model.bpk"))?;
+    let m = Manifest {
+        format: FORMAT.into(),
+        hidden: cell.hidden(),
+        vocab: vocab.chars().to_vec(),
+    };
+    write_json(&dir.join("model.json"), &m)
+}
+
+/// Load a model saved by [`save_model`] (`path`: the folder or a file in it), its weights
+/// read back as f64.
+pub fn load_model(path: &Path) -> Result<CharModel> {
+    let (dir, m): (PathBuf, Manifest) = gradlab::checkpoint::read_model_manifest(path, "an rnn model", FORMAT)?;
+    let jp = dir.join("model.json");
+    let vocab = Vocab::from_chars(m.vocab).with_context(|| jp.display().to_string())?;
+    // The file decides how much memory the model takes: bound it as the config bounds `hidden`.
+    gradlab::config::check_range("hidden", m.hidden, 1, MAX_HIDDEN)
+        .with_context(|| format!("{}: not a model gradlab can load", jp.display()))?;
+    let device = gradlab::backend::host_device();
+    let cell =
+        gradlab::checkpoint::load_module(CharRnn::zeros(m.hidden, vocab.len(), &device), &dir.join("model.bpk"))?;
+    Ok(CharModel {
+        params: cell.to_params(),
+        vocab,
+    })
+}
 
 /// How well a model predicts a text.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,6 +133,66 @@ pub fn score_text(params: &Params, vocab: &Vocab, text: &str) -> TextScore {
         unknown,
         stretches,
     }
+}
+
+/// `rnn eval --text FILE`: print the model's loss on the file, with the characters it cannot
+/// read; an error when nothing in it can be scored.
+pub fn eval_text(m: &CharModel, file: &Path) -> Result<()> {
+    let text = read_text(file)?;
+    let s = score_text(&m.params, &m.vocab, &text);
+    println!(
+        "text: {} — {}, {} of them outside the model's vocabulary of {} ({:.2} %)",
+        file.display(),
+        gradlab::count(s.chars, "character"),
+        s.unknown_total(),
+        m.vocab.len(),
+        100.0 * s.unknown_total() as f64 / s.chars.max(1) as f64
+    );
+    if !s.unknown.is_empty() {
+        let shown: Vec<String> = s.unknown.iter().take(12).map(|(c, n)| format!("{c:?} ×{n}")).collect();
+        println!(
+            "not in the vocabulary: {}{} — not scored; the hidden state restarts after each ({} stretches of known text)",
+            shown.join(", "),
+            if s.unknown.len() > 12 {
+                format!(" and {} more", s.unknown.len() - 12)
+            } else {
+                String::new()
+            },
+            s.stretches
+        );
+    }
+    ensure!(
+        s.scored > 0,
+        "{}: no two neighbouring characters are both in the model's vocabulary: nothing to score",
+        file.display()
+    );
+    println!(
+        "loss: {:.4} nats/char ({:.4} bits/char) over {} predictions",
+        s.nats_per_char,
+        s.nats_per_char / std::f64::consts::LN_2,
+        s.scored
+    );
+    Ok(())
+}
+
+/// The text of `file`: UTF-8, at most [`MAX_EVAL_BYTES`] (checked before it is read).
+fn read_text(file: &Path) -> Result<String> {
+    let size = std::fs::metadata(file)
+        .with_context(|| format!("cannot read {}", file.display()))?
+        .len();
+    ensure!(
+        size <= MAX_EVAL_BYTES,
+        "{}: {size} bytes is more than `eval --text` reads (at most {MAX_EVAL_BYTES})",
+        file.display()
+    );
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    String::from_utf8(bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: not UTF-8 text (invalid byte at offset {})",
+            file.display(),
+            e.utf8_error().valid_up_to()
+        )
+    })
 }
 
 #[cfg(test)]

@@ -2,12 +2,13 @@
 //! through time on Pride and Prejudice.
 //!
 //! - [`manual`]: the cell and its BPTT derived by hand, in f64 (min-char-rnn's algorithm).
-//! - [`model`]: the same cell on burn tensors with autodiff, batched.
+//! - [`model`]: the same cell on burn tensors with autodiff, batched; the seed's single step.
 //! - [`data`]: the corpus, its character vocabulary and the held-out tail.
-//! - [`training`]: the training loop for either engine; saved models.
+//! - [`training`]: the training loop for either engine.
 //! - [`sample`]: text generation.
-//! - [`inference`]: a trained model's loss on any text (`rnn eval --text`).
-//! - [`gradients`]: ‖∂L/∂h_t‖ through time, for several scales of `Whh`.
+//! - [`inference`]: model folders (save, load) and a trained model's loss on any text (`rnn eval
+//!   --text`).
+//! - [`gradients`]: ‖∂L/∂h_t‖ through time, for several scales of `Whh` (`rnn gradients`).
 //! - [`config`]: the run configuration.
 
 pub mod config;

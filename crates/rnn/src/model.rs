@@ -10,13 +10,18 @@
 //! Weights are stored exactly as in `manual::Params` (`wxh [H, V]`, `whh [H, H]`, `why [V, H]`),
 //! so a model converts both ways without reshuffling, and the saved file is the same whichever
 //! engine trained it.
+//!
+//! [`SeedStep`] is the seed's own single step of the cell (`rnn forward`), column vectors as the
+//! seed writes them: `h = tanh(Wxh·x + Whh·h_prev)`, `y = Why·h`, without biases.
 
 use burn::module::{Module, Param};
 use burn::tensor::Gradients;
 use burn::tensor::activation::{log_softmax, tanh};
 use burn::tensor::{DType, Device, Int, Tensor, TensorData};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 
-use crate::manual::Params;
+use crate::manual::{Params, normal};
 
 /// The Elman cell.
 #[derive(Module, Debug)]
@@ -55,6 +60,11 @@ impl CharRnn {
     /// An all-zero cell of the given size (the shape to load saved weights into).
     pub fn zeros(hidden: usize, vocab: usize, device: &Device) -> Self {
         Self::from_params(&Params::zeros(hidden, vocab), device, DType::F32)
+    }
+
+    /// Size of the hidden state.
+    pub fn hidden(&self) -> usize {
+        self.whh.val().dims()[0]
     }
 
     /// The weights, read back as `f64`.
@@ -150,5 +160,61 @@ impl CharRnn {
         let picked = logp.gather(1, targets.reshape([b * t, 1])); // [B·T, 1]
         let loss = picked.sum().neg().div_scalar(b as f64);
         (loss, h_last)
+    }
+}
+
+/// The seed's forward step: input 2, hidden 3, output 2, weights ~ N(0, 0.01²), the input
+/// ~ N(0, 1), the previous state zero.
+#[derive(Debug, Clone)]
+pub struct SeedStep {
+    /// `[3, 2]`: input → hidden.
+    pub wxh: Tensor<2>,
+    /// `[3, 3]`: hidden → hidden.
+    pub whh: Tensor<2>,
+    /// `[2, 3]`: hidden → output.
+    pub why: Tensor<2>,
+    /// `[2, 1]`: the input.
+    pub x: Tensor<2>,
+    /// `[3, 1]`: the new hidden state.
+    pub h: Tensor<2>,
+    /// `[2, 1]`: the output.
+    pub y: Tensor<2>,
+}
+
+impl SeedStep {
+    /// Draw the weights and the input from `seed` (`Wxh`, `Whh`, `Why`, then `x`) and take the
+    /// step on `device`.
+    pub fn new(seed: u64, device: &Device) -> Self {
+        let (input, hidden, output) = (2, 3, 2);
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut draw = |rows: usize, cols: usize, sd: f64| -> Tensor<2> {
+            let v: Vec<f32> = (0..rows * cols).map(|_| (sd * normal(&mut rng)) as f32).collect();
+            Tensor::from_data(TensorData::new(v, [rows, cols]), device)
+        };
+        let wxh = draw(hidden, input, 0.01); // [3, 2]
+        let whh = draw(hidden, hidden, 0.01); // [3, 3]
+        let why = draw(output, hidden, 0.01); // [2, 3]
+        let x = draw(input, 1, 1.0); // [2, 1]
+        let h_prev: Tensor<2> = Tensor::zeros([hidden, 1], device); // [3, 1]
+        let h = tanh(wxh.clone().matmul(x.clone()) + whh.clone().matmul(h_prev)); // [3, 1]
+        let y = why.clone().matmul(h.clone()); // [2, 1]
+        SeedStep { wxh, whh, why, x, h, y }
+    }
+
+    /// Print every tensor with its shape, and the two equations.
+    pub fn print(&self) {
+        let show = |name: &str, t: &Tensor<2>| {
+            let [r, c] = t.dims();
+            let v: Vec<f32> = t.clone().into_data().iter::<f32>().collect();
+            println!("{name} [{r}×{c}] = {v:.6?}");
+        };
+        show("Wxh", &self.wxh);
+        show("Whh", &self.whh);
+        show("Why", &self.why);
+        show("x", &self.x);
+        println!("h = tanh(Wxh·x + Whh·h_prev), h_prev = 0");
+        show("h", &self.h);
+        println!("y = Why·h");
+        show("y", &self.y);
     }
 }

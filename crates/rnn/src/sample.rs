@@ -2,12 +2,24 @@
 //! `softmax(y / temperature)`. Runs in f64 on the CPU from the model's weights (one character
 //! at a time is a poor fit for a GPU), so a seed gives the same text on every backend.
 
-use anyhow::{Result, bail};
+use anyhow::{Result, bail, ensure};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
 use crate::data::Vocab;
 use crate::manual::{Params, softmax};
+
+/// Most characters `rnn sample` generates in one call.
+pub const MAX_SAMPLE_LEN: usize = 1_000_000;
+
+/// `rnn sample --len`'s range check (0 ..= [`MAX_SAMPLE_LEN`]), made before a model is loaded.
+pub fn check_len(len: usize) -> Result<()> {
+    ensure!(
+        len <= MAX_SAMPLE_LEN,
+        "--len {len} is out of range (allowed 0 ..= {MAX_SAMPLE_LEN} characters)"
+    );
+    Ok(())
+}
 
 /// Generate `len` characters after `prime` (which may be empty: then the first character is
 /// drawn from the model's output for a zero state and the vocabulary's first character).

@@ -7,31 +7,33 @@
 //! row, and the model saved (atomically) — a run stopped early keeps its last model.
 //!
 //! Run folders: `<out_dir>/run-NNN/` with `config.toml`, `model/` (`model.bpk` +
-//! `model.json`), `metrics.csv`, `metrics.json`, `loss.svg` and `report.json`.
+//! `model.json`, see [`crate::inference`]), `metrics.csv`, `metrics.json`, `loss.svg` and
+//! `report.json`.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::{AdaGradConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{DType, Device, Int, Tensor, TensorData};
 use gradlab::ResolvedBackend;
+use gradlab::progress::ProgressBar;
 use gradlab::report::{Line, plot_lines, write_json, write_run_report};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Engine, MAX_HIDDEN, RnnConfig};
+use crate::config::{Engine, RnnConfig};
 use crate::data::{Corpus, Vocab};
+use crate::inference::save_model;
 use crate::manual::{self, Params};
 use crate::model::CharRnn;
 use crate::sample::sample;
 
-/// Tag in `model.json`.
-pub const FORMAT: &str = "gradlab-rnn/1";
-
-/// One evaluation point.
+/// One evaluation point: a row of `metrics.csv` and `metrics.json` (and of `report.json`'s
+/// `history`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Checkpoint {
+pub struct EvalPoint {
     /// Training steps done.
     pub step: usize,
     /// Training characters consumed (all streams).
@@ -48,56 +50,6 @@ pub struct Checkpoint {
     pub chars_per_second: f64,
 }
 
-/// What `model.json` holds.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Manifest {
-    format: String,
-    hidden: usize,
-    vocab: Vec<char>,
-}
-
-/// A loaded model: weights and the characters they index.
-#[derive(Debug, Clone)]
-pub struct CharModel {
-    /// The weights (f64).
-    pub params: Params,
-    /// The characters.
-    pub vocab: Vocab,
-}
-
-/// Save weights and vocabulary into the folder `dir` (`model.bpk`, then `model.json`).
-pub fn save_model(dir: &Path, params: &Params, vocab: &Vocab) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let device = gradlab::backend::host_device();
-    gradlab::checkpoint::save_module(
-        CharRnn::from_params(params, &device, DType::F32),
-        &dir.join("model.bpk"),
-    )?;
-    let m = Manifest {
-        format: FORMAT.into(),
-        hidden: params.hidden,
-        vocab: vocab.chars().to_vec(),
-    };
-    write_json(&dir.join("model.json"), &m)
-}
-
-/// Load a model saved by [`save_model`] (`path`: the folder or a file in it).
-pub fn load_model(path: &Path) -> Result<CharModel> {
-    let (dir, m): (PathBuf, Manifest) = gradlab::checkpoint::read_model_manifest(path, "an rnn model", FORMAT)?;
-    let jp = dir.join("model.json");
-    let vocab = Vocab::from_chars(m.vocab).with_context(|| jp.display().to_string())?;
-    // The file decides how much memory the model takes: bound it as the config bounds `hidden`.
-    gradlab::config::check_range("hidden", m.hidden, 1, MAX_HIDDEN)
-        .with_context(|| format!("{}: not a model gradlab can load", jp.display()))?;
-    let device = gradlab::backend::host_device();
-    let cell =
-        gradlab::checkpoint::load_module(CharRnn::zeros(m.hidden, vocab.len(), &device), &dir.join("model.bpk"))?;
-    Ok(CharModel {
-        params: cell.to_params(),
-        vocab,
-    })
-}
-
 /// What a finished run produced.
 #[derive(Debug)]
 pub struct TrainOutcome {
@@ -106,7 +58,7 @@ pub struct TrainOutcome {
     /// The model folder.
     pub model_dir: PathBuf,
     /// Every evaluation point.
-    pub history: Vec<Checkpoint>,
+    pub history: Vec<EvalPoint>,
     /// The trained weights.
     pub params: Params,
     /// Wall-clock seconds.
@@ -130,11 +82,34 @@ enum State {
     },
 }
 
+/// The burn engine's optimizer: min-char-rnn's Adagrad (ε 1e-8), every gradient entry clipped
+/// to ±`clip` before the step (the manual engine's [`manual::adagrad`] with the same clip).
+pub fn optimizer(clip: f64) -> ModuleOptimizer {
+    AdaGradConfig::new()
+        .with_epsilon(1e-8)
+        .with_grad_clipping(Some(GradientClippingConfig::Value(clip as f32)))
+        .init()
+}
+
 impl State {
-    fn params(&self) -> Params {
-        match self {
-            State::Manual { params, .. } => params.clone(),
-            State::Burn { model, .. } => model.to_params(),
+    /// The engine `cfg` names, starting from the weights `init`, a zero hidden state and a
+    /// fresh Adagrad.
+    fn new(cfg: &RnnConfig, backend: &ResolvedBackend, init: Params) -> Self {
+        match cfg.engine {
+            Engine::Manual => State::Manual {
+                mem: Params::zeros(init.hidden, init.vocab),
+                h: vec![0.0; init.hidden],
+                params: init,
+            },
+            Engine::Burn => {
+                let device = backend.device.clone().autodiff();
+                State::Burn {
+                    model: CharRnn::from_params(&init, &device, DType::F32),
+                    optim: optimizer(cfg.clip),
+                    h: Tensor::zeros([cfg.batch_size, init.hidden], &device),
+                    device,
+                }
+            }
         }
     }
 
@@ -144,79 +119,17 @@ impl State {
             State::Burn { h, device, .. } => *h = Tensor::zeros(h.dims(), &*device),
         }
     }
-}
 
-/// Train as `cfg` says. `verbose` prints progress lines and samples; `on_point` sees every
-/// evaluation point (tests use it).
-pub fn train(cfg: &RnnConfig, backend: &ResolvedBackend, corpus: &Corpus, verbose: bool) -> Result<TrainOutcome> {
-    let started = Instant::now();
-    let run_dir = gradlab::runs::new_run_dir(&cfg.out_dir)?;
-    gradlab::config::save_resolved(cfg, &run_dir)?;
-    let model_dir = run_dir.join("model");
-    let v = corpus.vocab.len();
-    let (t_len, b) = (cfg.seq_length, cfg.batch_size);
-    // Each stream walks its own contiguous segment of the training text.
-    let seg = corpus.train.len() / b;
-    if seg < t_len + 1 {
-        bail!(
-            "the training text ({} characters) is too short for {b} stream(s) of {}-character chunks; lower `seq_length` or `batch_size`",
-            corpus.train.len(),
-            t_len
-        );
-    }
-    let steps_per_epoch = (seg - 1) / t_len;
-    let total_steps = steps_per_epoch * cfg.epochs;
-    let init = Params::random(cfg.hidden, v, cfg.init_scale, cfg.seed);
-    let mut state = match cfg.engine {
-        Engine::Manual => State::Manual {
-            mem: Params::zeros(cfg.hidden, v),
-            h: vec![0.0; cfg.hidden],
-            params: init,
-        },
-        Engine::Burn => {
-            let device = backend.device.clone().autodiff();
-            State::Burn {
-                model: CharRnn::from_params(&init, &device, DType::F32),
-                optim: AdaGradConfig::new()
-                    .with_epsilon(1e-8)
-                    .with_grad_clipping(Some(GradientClippingConfig::Value(cfg.clip as f32)))
-                    .init(),
-                h: Tensor::zeros([b, cfg.hidden], &device),
-                device,
-            }
-        }
-    };
-    if verbose {
-        println!("data: {}", corpus.description);
-        println!(
-            "engine {:?}: hidden {}, {} parameters, chunks of {t_len}, {b} stream(s), Adagrad lr {}, clip ±{}",
-            cfg.engine,
-            cfg.hidden,
-            state.params().len(),
-            cfg.learning_rate,
-            cfg.clip
-        );
-        println!(
-            "{} epochs × {steps_per_epoch} steps = {total_steps} steps; untrained loss per chunk ≈ {t_len}·ln {v} = {:.2}",
-            cfg.epochs,
-            t_len as f64 * (v as f64).ln()
-        );
-        println!("run folder: {}", run_dir.display());
-    }
-    let mut smooth = t_len as f64 * (v as f64).ln();
-    let mut history = Vec::new();
-    let bar = gradlab::progress::bar(total_steps as u64, "training".into(), verbose);
-    let t0 = Instant::now();
-    for step in 1..=total_steps {
-        let k = (step - 1) % steps_per_epoch;
-        if k == 0 {
-            state.reset_hidden();
-        }
-        let loss = match &mut state {
+    /// One Adagrad step on chunk `k` of every stream; returns the chunk loss (summed over its
+    /// characters, averaged over the streams).
+    fn step(&mut self, run: &Run, k: usize) -> f64 {
+        let cfg = run.cfg;
+        let (train, t_len) = (&run.corpus.train, cfg.seq_length);
+        match self {
             State::Manual { params, mem, h } => {
                 let at = k * t_len;
-                let inputs = &corpus.train[at..at + t_len];
-                let targets = &corpus.train[at + 1..at + t_len + 1];
+                let inputs = &train[at..at + t_len];
+                let targets = &train[at + 1..at + t_len + 1];
                 let (loss, mut g, h_last) = manual::loss_and_grads(params, inputs, targets, h);
                 manual::clip(&mut g, cfg.clip);
                 manual::adagrad(params, &g, mem, cfg.learning_rate);
@@ -229,7 +142,7 @@ pub fn train(cfg: &RnnConfig, backend: &ResolvedBackend, corpus: &Corpus, verbos
                 h,
                 device,
             } => {
-                let (inputs, targets) = chunk_tensors(&corpus.train, seg, k * t_len, t_len, b, device);
+                let (inputs, targets) = chunk_tensors(train, run.seg, k * t_len, t_len, cfg.batch_size, device);
                 let (loss, h_last) = model.forward_chunk(inputs, targets, h.clone());
                 let loss_value = loss.clone().into_scalar::<f64>();
                 let grads = GradientsParams::from_grads(loss.backward(), &*model);
@@ -237,12 +150,209 @@ pub fn train(cfg: &RnnConfig, backend: &ResolvedBackend, corpus: &Corpus, verbos
                 *h = h_last.detach();
                 loss_value
             }
+        }
+    }
+
+    /// The weights in f64, the form validation and sampling use: the manual engine's own, the
+    /// burn engine's read back from its device.
+    fn params(&self) -> Cow<'_, Params> {
+        match self {
+            State::Manual { params, .. } => Cow::Borrowed(params),
+            State::Burn { model, .. } => Cow::Owned(model.to_params()),
+        }
+    }
+
+    /// Save the model folder: the burn engine's cell as it is, the manual engine's weights as
+    /// the same f32 cell on the host, so the files are the same whichever engine trained them.
+    fn save(&self, dir: &Path, vocab: &Vocab) -> Result<()> {
+        match self {
+            State::Manual { params, .. } => save_model(
+                dir,
+                &CharRnn::from_params(params, &gradlab::backend::host_device(), DType::F32),
+                vocab,
+            ),
+            State::Burn { model, .. } => save_model(dir, model, vocab),
+        }
+    }
+
+    /// The final weights in f64.
+    fn into_params(self) -> Params {
+        match self {
+            State::Manual { params, .. } => params,
+            State::Burn { model, .. } => model.to_params(),
+        }
+    }
+}
+
+/// What a run trains on, how its text is cut into steps, and where it writes.
+struct Run<'a> {
+    cfg: &'a RnnConfig,
+    corpus: &'a Corpus,
+    verbose: bool,
+    run_dir: PathBuf,
+    model_dir: PathBuf,
+    /// Training characters per stream: stream `s` walks its own segment, from `s·seg`.
+    seg: usize,
+    steps_per_epoch: usize,
+    total_steps: usize,
+}
+
+impl<'a> Run<'a> {
+    /// Make the run folder (with the resolved config) and cut the training text into one
+    /// contiguous segment per stream, each long enough for a chunk.
+    fn start(cfg: &'a RnnConfig, corpus: &'a Corpus, verbose: bool) -> Result<Self> {
+        let run_dir = gradlab::runs::new_run_dir(&cfg.out_dir)?;
+        gradlab::config::save_resolved(cfg, &run_dir)?;
+        let (t_len, b) = (cfg.seq_length, cfg.batch_size);
+        let seg = corpus.train.len() / b;
+        if seg < t_len + 1 {
+            bail!(
+                "the training text ({} characters) is too short for {b} stream(s) of {}-character chunks; lower `seq_length` or `batch_size`",
+                corpus.train.len(),
+                t_len
+            );
+        }
+        let steps_per_epoch = (seg - 1) / t_len;
+        Ok(Run {
+            cfg,
+            corpus,
+            verbose,
+            model_dir: run_dir.join("model"),
+            run_dir,
+            seg,
+            steps_per_epoch,
+            total_steps: steps_per_epoch * cfg.epochs,
+        })
+    }
+
+    /// The data, the engine's settings, the schedule and the run folder (when verbose).
+    fn announce(&self, parameters: usize) {
+        if !self.verbose {
+            return;
+        }
+        let (cfg, v) = (self.cfg, self.corpus.vocab.len());
+        let (t_len, b) = (cfg.seq_length, cfg.batch_size);
+        println!("data: {}", self.corpus.description);
+        println!(
+            "engine {:?}: hidden {}, {parameters} parameters, chunks of {t_len}, {b} stream(s), Adagrad lr {}, clip ±{}",
+            cfg.engine, cfg.hidden, cfg.learning_rate, cfg.clip
+        );
+        println!(
+            "{} epochs × {} steps = {} steps; untrained loss per chunk ≈ {t_len}·ln {v} = {:.2}",
+            cfg.epochs,
+            self.steps_per_epoch,
+            self.total_steps,
+            t_len as f64 * (v as f64).ln()
+        );
+        println!("run folder: {}", self.run_dir.display());
+    }
+
+    /// The evaluation point after `step`: the validation loss (in f64 from the weights read
+    /// once), the model saved, a sample printed (when verbose), the point added to `history`
+    /// and the metrics files rewritten.
+    fn evaluate(
+        &self,
+        state: &State,
+        step: usize,
+        smooth: f64,
+        t0: Instant,
+        bar: &ProgressBar,
+        history: &mut Vec<EvalPoint>,
+    ) -> Result<()> {
+        let (cfg, corpus) = (self.cfg, self.corpus);
+        let t_len = cfg.seq_length;
+        let params = state.params();
+        let seconds = t0.elapsed().as_secs_f64();
+        let chars = step * t_len * cfg.batch_size;
+        let point = EvalPoint {
+            step,
+            chars,
+            smooth_loss: smooth,
+            smooth_loss_per_char: smooth / t_len as f64,
+            valid_loss_per_char: manual::loss_per_char(&params, &corpus.valid),
+            seconds,
+            chars_per_second: chars as f64 / seconds,
         };
+        state.save(&self.model_dir, &corpus.vocab)?;
+        if self.verbose {
+            let text = sample(
+                &params,
+                &corpus.vocab,
+                "",
+                cfg.sample_len,
+                1.0,
+                cfg.seed.wrapping_add(step as u64),
+            )?;
+            bar.suspend(|| {
+                println!(
+                    "step {step}/{} (epoch {:.2})  smooth loss {:.2} ({:.3}/char)  valid {:.3} nats/char  {:.0} chars/s\n----\n{}\n----",
+                    self.total_steps,
+                    step as f64 / self.steps_per_epoch as f64,
+                    point.smooth_loss,
+                    point.smooth_loss_per_char,
+                    point.valid_loss_per_char,
+                    point.chars_per_second,
+                    text.trim_end()
+                )
+            });
+        }
+        history.push(point);
+        write_metrics(&self.run_dir, history)
+    }
+
+    /// The end of the run: the toy mark (for `--limit` runs) and `report.json`.
+    fn finish(&self, backend: &ResolvedBackend, history: &[EvalPoint], params: &Params, seconds: f64) -> Result<()> {
+        let cfg = self.cfg;
+        if cfg.limit > 0 {
+            gradlab::runs::mark_toy(
+                &self.model_dir,
+                &format!("trained with --limit {}: {}", cfg.limit, self.corpus.description),
+            )?;
+        }
+        write_run_report(
+            &self.run_dir,
+            "rnn",
+            env!("CARGO_PKG_VERSION"),
+            match cfg.engine {
+                Engine::Manual => serde_json::json!("manual engine: f64 on the CPU"),
+                Engine::Burn => backend.to_json(),
+            },
+            serde_json::json!({
+                "data": self.corpus.description,
+                "parameters": params.len(),
+                "config": cfg,
+                "history": history,
+                "seconds": seconds,
+            }),
+        )
+    }
+}
+
+/// Train as `cfg` says. `verbose` prints progress lines and samples.
+pub fn train(cfg: &RnnConfig, backend: &ResolvedBackend, corpus: &Corpus, verbose: bool) -> Result<TrainOutcome> {
+    let started = Instant::now();
+    let run = Run::start(cfg, corpus, verbose)?;
+    let v = corpus.vocab.len();
+    let init = Params::random(cfg.hidden, v, cfg.init_scale, cfg.seed);
+    let parameters = init.len();
+    let mut state = State::new(cfg, backend, init);
+    run.announce(parameters);
+    let t_len = cfg.seq_length;
+    let mut smooth = t_len as f64 * (v as f64).ln();
+    let mut history = Vec::new();
+    let bar = gradlab::progress::bar(run.total_steps as u64, "training".into(), verbose);
+    let t0 = Instant::now();
+    for step in 1..=run.total_steps {
+        let k = (step - 1) % run.steps_per_epoch;
+        if k == 0 {
+            state.reset_hidden();
+        }
+        let loss = state.step(&run, k);
         // `loss` sums the chunk's t_len characters.
         gradlab::guard::check_loss(
             &format!("step {step}"),
             loss / t_len as f64,
-            (corpus.vocab.len() as f64).ln(),
+            (v as f64).ln(),
             cfg.learning_rate,
         )?;
         smooth = 0.999 * smooth + 0.001 * loss;
@@ -250,73 +360,17 @@ pub fn train(cfg: &RnnConfig, backend: &ResolvedBackend, corpus: &Corpus, verbos
         if step % 100 == 0 && !bar.is_hidden() {
             bar.set_message(format!("smooth loss {smooth:.2} ({:.3}/char)", smooth / t_len as f64));
         }
-        if step % cfg.eval_every == 0 || step == total_steps {
-            let params = state.params();
-            let seconds = t0.elapsed().as_secs_f64();
-            let chars = step * t_len * b;
-            let point = Checkpoint {
-                step,
-                chars,
-                smooth_loss: smooth,
-                smooth_loss_per_char: smooth / t_len as f64,
-                valid_loss_per_char: manual::loss_per_char(&params, &corpus.valid),
-                seconds,
-                chars_per_second: chars as f64 / seconds,
-            };
-            save_model(&model_dir, &params, &corpus.vocab)?;
-            if verbose {
-                let text = sample(
-                    &params,
-                    &corpus.vocab,
-                    "",
-                    cfg.sample_len,
-                    1.0,
-                    cfg.seed.wrapping_add(step as u64),
-                )?;
-                bar.suspend(|| {
-                    println!(
-                        "step {step}/{total_steps} (epoch {:.2})  smooth loss {:.2} ({:.3}/char)  valid {:.3} nats/char  {:.0} chars/s\n----\n{}\n----",
-                        step as f64 / steps_per_epoch as f64,
-                        point.smooth_loss,
-                        point.smooth_loss_per_char,
-                        point.valid_loss_per_char,
-                        point.chars_per_second,
-                        text.trim_end()
-                    )
-                });
-            }
-            history.push(point);
-            write_history(&run_dir, &history)?;
+        if step % cfg.eval_every == 0 || step == run.total_steps {
+            run.evaluate(&state, step, smooth, t0, &bar, &mut history)?;
         }
     }
     bar.finish_and_clear();
-    let params = state.params();
+    let params = state.into_params();
     let seconds = started.elapsed().as_secs_f64();
-    if cfg.limit > 0 {
-        gradlab::runs::mark_toy(
-            &model_dir,
-            &format!("trained with --limit {}: {}", cfg.limit, corpus.description),
-        )?;
-    }
-    write_run_report(
-        &run_dir,
-        "rnn",
-        env!("CARGO_PKG_VERSION"),
-        match cfg.engine {
-            Engine::Manual => serde_json::json!("manual engine: f64 on the CPU"),
-            Engine::Burn => backend.to_json(),
-        },
-        serde_json::json!({
-            "data": corpus.description,
-            "parameters": params.len(),
-            "config": cfg,
-            "history": history,
-            "seconds": seconds,
-        }),
-    )?;
+    run.finish(backend, &history, &params, seconds)?;
     Ok(TrainOutcome {
-        run_dir,
-        model_dir,
+        run_dir: run.run_dir,
+        model_dir: run.model_dir,
         history,
         params,
         seconds,
@@ -349,8 +403,11 @@ fn chunk_tensors(
     )
 }
 
-/// Write `metrics.csv`, `metrics.json` and `loss.svg`.
-fn write_history(dir: &Path, history: &[Checkpoint]) -> Result<()> {
+/// Write `metrics.csv`, `metrics.json` and `loss.svg`. gradlab's `report::write_metrics`
+/// writes per-epoch rows (`EpochMetrics`: accuracies, items per second), not these per-step
+/// columns, so only the CSV lines are formatted here; the JSON, the plot and the atomic writes
+/// are gradlab's.
+fn write_metrics(dir: &Path, history: &[EvalPoint]) -> Result<()> {
     let mut csv =
         String::from("step,chars,smooth_loss,smooth_loss_per_char,valid_loss_per_char,seconds,chars_per_second\n");
     for p in history {

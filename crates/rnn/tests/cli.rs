@@ -9,7 +9,8 @@ use gradlab_testkit::text;
 use gradlab::BackendName;
 use rnn::config::{Engine, RnnConfig};
 use rnn::data::{corpus_from_text, load};
-use rnn::training::{load_model, train};
+use rnn::inference::load_model;
+use rnn::training::train;
 
 fn rnn_bin(args: &[&str], cwd: &Path) -> Output {
     gradlab_testkit::run(env!("CARGO_BIN_EXE_rnn"), args, cwd, None)

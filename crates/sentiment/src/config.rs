@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use gradlab::config::{check_range, invalid};
-use gradlab::{AdapterChoice, BackendConfig, BackendName};
+use gradlab::{AdapterChoice, BackendName};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{ModelKind, Pooling};
@@ -14,6 +14,9 @@ use crate::tokenizer::Side;
 /// The smallest `limit` (other than 0, all): 10 % of it must give at least two sentences to the
 /// test and validation splits each.
 pub const MIN_LIMIT: usize = 20;
+
+// `backend`, `adapter` and `out_dir`, which the shared command line overrides.
+gradlab::run_config!(SentimentConfig);
 
 /// Everything a training run needs to know.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -125,13 +128,5 @@ impl SentimentConfig {
             return Err(invalid("oov_token", "config: `oov_token` must not be empty"));
         }
         Ok(())
-    }
-
-    /// The backend part of the config.
-    pub fn backend_config(&self) -> BackendConfig {
-        BackendConfig {
-            backend: self.backend,
-            adapter: self.adapter,
-        }
     }
 }

@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use burn::module::Module;
-use burn::nn::loss::BinaryCrossEntropyLossConfig;
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
 use gradlab::report::ConfusionMatrix;
@@ -163,17 +162,13 @@ impl BinaryMetrics {
 
 /// Positive-class probabilities of every row of `set`, in order, and the mean loss.
 pub fn probabilities(model: &SentimentModel, set: &EncodedSet, device: &Device) -> Result<(Vec<f32>, f64)> {
-    let loss_fn = BinaryCrossEntropyLossConfig::new().with_logits(true).init(device);
     let mut probs = Vec::with_capacity(set.len());
     let mut loss_sum: Tensor<1> = Tensor::zeros([1], device);
     let rows: Vec<usize> = (0..set.len()).collect();
     for chunk in rows.chunks(512) {
         let b = set.batch(chunk, device);
         let logits = model.forward(b.ids, b.weights);
-        loss_sum = loss_sum
-            + loss_fn
-                .forward(logits.clone(), b.targets)
-                .mul_scalar(chunk.len() as f64);
+        loss_sum = loss_sum + crate::training::loss(logits.clone(), b.targets).mul_scalar(chunk.len() as f64);
         let p = sigmoid(logits).into_data().convert::<f32>();
         probs.extend(p.try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?);
     }
@@ -200,6 +195,11 @@ pub fn predict_encoded(model: &SentimentModel, encoded: &[Encoded], device: &Dev
         cut: 0,
     };
     Ok(probabilities(model, &set, device)?.0)
+}
+
+/// The label of a positive-class probability: `positive` from 0.5 up, else `negative`.
+pub fn label(p: f32) -> &'static str {
+    if p >= 0.5 { "positive" } else { "negative" }
 }
 
 impl Classifier {

@@ -6,9 +6,9 @@
 //! - [`features`]: text → model input, saved with the model.
 //! - [`data`]: the movie-review file and its 80/10/10 split; the seed's five sentences.
 //! - [`model`]: the two classifiers.
-//! - [`training`]: encoder fitting and the training loop.
+//! - [`training`]: encoder fitting and the training loop; the seed's own run (`sentiment seed`).
 //! - [`inference`]: saved models, metrics, prediction.
-//! - [`query`]: the defined behaviour for awkward user text.
+//! - [`query`]: the defined behaviour for awkward user text; `sentiment predict`'s two modes.
 //! - [`config`]: the run configuration.
 
 pub mod config;

@@ -92,11 +92,7 @@ impl NgramTable {
     }
 
     fn from_parts(max_n: usize, grams: Vec<String>, ratios: Vec<f32>) -> Self {
-        let index = grams
-            .iter()
-            .enumerate()
-            .map(|(i, g)| (g.clone(), i as u32 + 1))
-            .collect();
+        let index = crate::tokenizer::one_based_index(&grams);
         NgramTable {
             max_n,
             grams,

@@ -12,10 +12,18 @@
 //! A rejected command-line text is an error (exit 2). In line mode (file or stdin) a rejected
 //! line is reported on stderr with its line number, the other lines are still predicted, and
 //! the command exits with status 1 at the end.
+//!
+//! `sentiment predict`'s two modes are [`predict_texts`] (command-line texts) and
+//! [`predict_lines`] (a file or standard input, one text per line).
 
-use std::io::BufRead;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use burn::tensor::Device;
 
 use crate::features::{Encoded, Encoder};
+use crate::inference::{Classifier, label, predict_encoded};
 
 /// The longest text accepted, in bytes (1 MiB).
 pub const MAX_TEXT_BYTES: usize = 1 << 20;
@@ -78,4 +86,106 @@ pub fn read_lines(reader: impl BufRead) -> std::io::Result<Vec<Result<String, St
         );
     }
     Ok(out)
+}
+
+/// A line read by [`read_lines`]: its text, or why it is not text.
+type Line = Result<String, String>;
+
+/// Predict texts given on the command line: any rejected text is an error (naming it, before
+/// anything is predicted); prints `probability<TAB>label<TAB>text` per text, in order, and
+/// each text's warnings on stderr.
+pub fn predict_texts(classifier: &Classifier, texts: &[String], device: &Device) -> anyhow::Result<()> {
+    let mut checked = Vec::new();
+    for (i, t) in texts.iter().enumerate() {
+        let c = check(&classifier.encoder, t).map_err(|why| anyhow::anyhow!("text {} {t:?}: {why}", i + 1))?;
+        checked.push(c);
+    }
+    let probs = predict_checked(classifier, &checked, device)?;
+    for (i, ((t, c), p)) in texts.iter().zip(&checked).zip(probs).enumerate() {
+        for w in &c.warnings {
+            eprintln!("warning: text {}: {w}", i + 1);
+        }
+        print_prediction(p, t);
+    }
+    Ok(())
+}
+
+/// Predict one text per line of `file` (`None` or `-`: standard input): one output line per
+/// input line, in order, so scripts can pair them; a rejected line prints
+/// `-<TAB>skipped<TAB>text` (the reason on stderr, naming the line). Returns how many lines
+/// were skipped (the command then exits with status 1); no line at all is an error.
+pub fn predict_lines(classifier: &Classifier, file: Option<&Path>, device: &Device) -> anyhow::Result<usize> {
+    let (source, lines) = read_source(file)?;
+    let mut rejected = 0;
+    let mut ok: Vec<(usize, &str, Checked)> = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let checked = line
+            .as_deref()
+            .map_err(Clone::clone)
+            .and_then(|t| Ok((t, check(&classifier.encoder, t)?)));
+        match checked {
+            Ok((t, c)) => ok.push((i + 1, t, c)),
+            Err(why) => {
+                eprintln!("{source}:{}: skipped: {why}", i + 1);
+                rejected += 1;
+            }
+        }
+    }
+    let checked: Vec<Checked> = ok.iter().map(|(_, _, c)| c.clone()).collect();
+    let probs = predict_checked(classifier, &checked, device)?;
+    print_lines(&source, &lines, &ok, probs);
+    if rejected > 0 {
+        eprintln!("{rejected} line(s) of {source} skipped");
+        return Ok(rejected);
+    }
+    if lines.is_empty() {
+        bail!("{source}: no text to classify");
+    }
+    Ok(0)
+}
+
+/// The lines of `file` (`None` or `-`: standard input) and the name messages give the source.
+fn read_source(file: Option<&Path>) -> anyhow::Result<(String, Vec<Line>)> {
+    match file {
+        Some(p) if p.as_os_str() != "-" => {
+            let f = std::fs::File::open(p).with_context(|| format!("cannot open {}", p.display()))?;
+            Ok((p.display().to_string(), read_lines(BufReader::new(f))?))
+        }
+        _ => Ok(("<stdin>".to_string(), read_lines(std::io::stdin().lock())?)),
+    }
+}
+
+/// Print a line per input line: the prediction of a checked line (`ok`: line number, text,
+/// check; `probs` in the same order) after its warnings on stderr, or the skipped line, cut
+/// to 200 characters.
+fn print_lines(source: &str, lines: &[Line], ok: &[(usize, &str, Checked)], probs: Vec<f32>) {
+    let mut predicted = ok.iter().zip(probs).peekable();
+    for (i, line) in lines.iter().enumerate() {
+        match predicted.next_if(|((n, _, _), _)| *n == i + 1) {
+            Some(((n, t, c), p)) => {
+                for w in &c.warnings {
+                    eprintln!("{source}:{n}: warning: {w}");
+                }
+                print_prediction(p, t);
+            }
+            None => {
+                let text = line.as_deref().unwrap_or("");
+                match text.char_indices().nth(200) {
+                    Some((cut, _)) => println!("-\tskipped\t{}…", &text[..cut]),
+                    None => println!("-\tskipped\t{text}"),
+                }
+            }
+        }
+    }
+}
+
+/// One prediction: `probability<TAB>label<TAB>text`.
+fn print_prediction(p: f32, text: &str) {
+    println!("{p:.4}\t{}\t{text}", label(p));
+}
+
+/// The positive-class probabilities of checked texts.
+fn predict_checked(classifier: &Classifier, checked: &[Checked], device: &Device) -> anyhow::Result<Vec<f32>> {
+    let enc: Vec<Encoded> = checked.iter().map(|c| c.encoded.clone()).collect();
+    predict_encoded(&classifier.model, &enc, device)
 }

@@ -72,11 +72,7 @@ impl Tokenizer {
     }
 
     fn from_vocab(vocab: Vec<String>, num_words: Option<usize>, oov_token: Option<String>) -> Self {
-        let index = vocab
-            .iter()
-            .enumerate()
-            .map(|(i, w)| (w.clone(), i as u32 + 1))
-            .collect();
+        let index = one_based_index(&vocab);
         Tokenizer {
             num_words,
             oov_token,
@@ -174,4 +170,13 @@ pub fn pad(seq: &[u32], maxlen: usize, padding: Side, truncating: Side, value: u
 pub fn pad_sequences(seqs: &[Vec<u32>], maxlen: Option<usize>, padding: Side, truncating: Side) -> Vec<Vec<u32>> {
     let len = maxlen.unwrap_or_else(|| seqs.iter().map(Vec::len).max().unwrap_or(0));
     seqs.iter().map(|s| pad(s, len, padding, truncating, 0)).collect()
+}
+
+/// Each string's 1-based position (id 0 is padding), as the Keras tokenizer numbers words.
+pub(crate) fn one_based_index(items: &[String]) -> HashMap<String, u32> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, w)| (w.clone(), i as u32 + 1))
+        .collect()
 }

@@ -3,14 +3,16 @@
 //!
 //! Run folders are `<out_dir>/run-NNN/` (`latest` names the newest), holding `config.toml`,
 //! `model/` (see `inference`), `metrics.csv`, `metrics.json`, `curves.svg` and `report.json`.
+//!
+//! [`train_seed`] is the seed's own run (`sentiment seed`): its five sentences, nothing written.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use burn::module::Module;
 use burn::nn::loss::BinaryCrossEntropyLossConfig;
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Int, Tensor};
 use gradlab::ResolvedBackend;
 use gradlab::report::{EpochMetrics, plot_curves, write_metrics, write_run_report};
@@ -19,9 +21,9 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
 use crate::config::SentimentConfig;
-use crate::data::Splits;
+use crate::data::{SEED_QUERY, SEED_SENTENCES, Splits};
 use crate::features::{EncodedSet, Encoder};
-use crate::inference::{BinaryMetrics, SplitInfo, evaluate, save_classifier};
+use crate::inference::{BinaryMetrics, SplitInfo, evaluate, label, predict_encoded, save_classifier};
 use crate::model::{ModelKind, ModelSpec, SentimentModel};
 use crate::ngrams::NgramTable;
 use crate::tokenizer::Tokenizer;
@@ -94,6 +96,21 @@ pub fn prepare(cfg: &SentimentConfig, splits: &Splits) -> Prepared {
     }
 }
 
+/// The seed's optimizer: Adam (Keras's `epsilon = 1e-7`).
+pub fn optimizer() -> ModuleOptimizer {
+    AdamConfig::new().with_epsilon(1e-7).init()
+}
+
+/// The seed's loss: binary cross-entropy of the positive-class `logits` `[n]` against the
+/// labels `[n]` (0 or 1), the batch mean; from logits, as a sigmoid output layer and Keras's
+/// `binary_crossentropy` compute it, without its rounding.
+pub fn loss(logits: Tensor<1>, targets: Tensor<1, Int>) -> Tensor<1> {
+    BinaryCrossEntropyLossConfig::new()
+        .with_logits(true)
+        .init(&logits.device())
+        .forward(logits, targets)
+}
+
 /// Settings of the training loop proper.
 #[derive(Debug, Clone)]
 pub struct LoopSettings {
@@ -113,6 +130,25 @@ pub struct LoopSettings {
     pub verbose: bool,
 }
 
+impl LoopSettings {
+    /// The loop a config asks for (`nb_l2` applies to the NB model only).
+    pub fn from_config(cfg: &SentimentConfig, verbose: bool) -> Self {
+        LoopSettings {
+            epochs: cfg.epochs,
+            batch_size: cfg.batch_size,
+            learning_rate: cfg.learning_rate,
+            l2: if cfg.model == ModelKind::NbBigram {
+                cfg.nb_l2
+            } else {
+                0.0
+            },
+            restore_best: cfg.restore_best,
+            seed: cfg.seed,
+            verbose,
+        }
+    }
+}
+
 /// Train `model` on `train`, validating on `valid` after each epoch when given. Returns the
 /// kept model (best validation accuracy when `restore_best`, else the last) and the history.
 pub fn fit(
@@ -122,8 +158,7 @@ pub fn fit(
     s: &LoopSettings,
     device: &Device,
 ) -> Result<(SentimentModel, Vec<EpochMetrics>)> {
-    let loss_fn = BinaryCrossEntropyLossConfig::new().with_logits(true).init(device);
-    let mut optim = AdamConfig::new().with_epsilon(1e-7).init();
+    let mut optim = optimizer();
     let mut history = Vec::new();
     let mut best: Option<(f64, SentimentModel)> = None;
     let mut order: Vec<usize> = (0..train.len()).collect();
@@ -138,7 +173,7 @@ pub fn fit(
         for rows in order.chunks(s.batch_size) {
             let b = train.batch(rows, device);
             let logits = model.forward(b.ids, b.weights);
-            let data_loss = loss_fn.forward(logits.clone(), b.targets.clone());
+            let data_loss = loss(logits.clone(), b.targets.clone());
             let hits = logits.detach().greater_elem(0.0).int().equal(b.targets).int().sum();
             loss_sum = loss_sum + data_loss.clone().detach().mul_scalar(rows.len() as f64);
             correct = correct + hits;
@@ -171,16 +206,7 @@ pub fn fit(
             items_per_second: n / seconds,
         };
         if s.verbose {
-            println!(
-                "epoch {epoch}/{}  train loss {:.4} acc {:.2}%  valid loss {:.4} acc {:.2}%  {:.2} s  {:.0} sentences/s",
-                s.epochs,
-                m.train_loss,
-                100.0 * m.train_accuracy,
-                m.valid_loss,
-                100.0 * m.valid_accuracy,
-                m.seconds,
-                m.items_per_second
-            );
+            println!("{}", m.line(s.epochs, "sentences", 2));
         }
         if s.restore_best && v.is_some() && best.as_ref().is_none_or(|(a, _)| m.valid_accuracy > *a) {
             best = Some((m.valid_accuracy, model.clone()));
@@ -227,57 +253,14 @@ pub fn train(cfg: &SentimentConfig, backend: &ResolvedBackend, splits: &Splits, 
     let device = backend.device.clone().autodiff();
     let model = gradlab::seeded(&device, cfg.seed, || prepared.spec.init(&device));
     if verbose {
-        println!("data: {}", splits.description);
-        println!(
-            "model: {:?}, {} parameters, input width {}{}",
-            cfg.model,
-            model.num_params(),
-            prepared.encoder.width(),
-            match &prepared.encoder {
-                Encoder::Sequence { tokenizer, .. } => format!(
-                    ", vocabulary {} words (kept: indices < {})",
-                    tokenizer.vocab_len(),
-                    prepared.spec.rows
-                ),
-                Encoder::Ngrams { table, .. } => format!(", {} uni/bigrams", table.len()),
-            }
-        );
-        if prepared.train.cut > 0 {
-            println!(
-                "note: {} longer than the input width, cut to it",
-                gradlab::count(prepared.train.cut, "training sentence")
-            );
-        }
-        println!("run folder: {}", run_dir.display());
+        print_setup(cfg, splits, &prepared, model.num_params(), &run_dir);
     }
-    let settings = LoopSettings {
-        epochs: cfg.epochs,
-        batch_size: cfg.batch_size,
-        learning_rate: cfg.learning_rate,
-        l2: if cfg.model == ModelKind::NbBigram {
-            cfg.nb_l2
-        } else {
-            0.0
-        },
-        restore_best: cfg.restore_best,
-        seed: cfg.seed,
-        verbose,
-    };
+    let settings = LoopSettings::from_config(cfg, verbose);
     let (model, history) = fit(model, &prepared.train, Some(&prepared.valid), &settings, &device)?;
     let model = model.valid();
     let test = evaluate(&model, &prepared.test, &backend.device)?;
     let model_dir = run_dir.join("model");
-    let split = SplitInfo {
-        seed: cfg.seed,
-        limit: cfg.limit,
-    };
-    save_classifier(&model_dir, &model, &prepared.spec, &prepared.encoder, Some(split))?;
-    if cfg.limit > 0 {
-        gradlab::runs::mark_toy(
-            &model_dir,
-            &format!("trained with --limit {}: {}", cfg.limit, splits.description),
-        )?;
-    }
+    save_kept_model(cfg, splits, &model_dir, &model, &prepared)?;
     write_metrics(&run_dir, &history)?;
     plot_curves(
         &run_dir.join("curves.svg"),
@@ -306,4 +289,109 @@ pub fn train(cfg: &SentimentConfig, backend: &ResolvedBackend, splits: &Splits, 
         test,
         seconds,
     })
+}
+
+/// What a verbose run says before training: the data, the model and the run folder.
+fn print_setup(cfg: &SentimentConfig, splits: &Splits, prepared: &Prepared, params: usize, run_dir: &Path) {
+    println!("data: {}", splits.description);
+    println!(
+        "model: {:?}, {} parameters, input width {}{}",
+        cfg.model,
+        params,
+        prepared.encoder.width(),
+        match &prepared.encoder {
+            Encoder::Sequence { tokenizer, .. } => format!(
+                ", vocabulary {} words (kept: indices < {})",
+                tokenizer.vocab_len(),
+                prepared.spec.rows
+            ),
+            Encoder::Ngrams { table, .. } => format!(", {} uni/bigrams", table.len()),
+        }
+    );
+    if prepared.train.cut > 0 {
+        println!(
+            "note: {} longer than the input width, cut to it",
+            gradlab::count(prepared.train.cut, "training sentence")
+        );
+    }
+    println!("run folder: {}", run_dir.display());
+}
+
+/// Save the kept model into `model_dir` with its encoder and split, marked a toy when the run
+/// used `limit`.
+fn save_kept_model(
+    cfg: &SentimentConfig,
+    splits: &Splits,
+    model_dir: &Path,
+    model: &SentimentModel,
+    prepared: &Prepared,
+) -> Result<()> {
+    let split = SplitInfo {
+        seed: cfg.seed,
+        limit: cfg.limit,
+    };
+    save_classifier(model_dir, model, &prepared.spec, &prepared.encoder, Some(split))?;
+    if cfg.limit > 0 {
+        gradlab::runs::mark_toy(
+            model_dir,
+            &format!("trained with --limit {}: {}", cfg.limit, splits.description),
+        )?;
+    }
+    Ok(())
+}
+
+/// The seed, end to end: fit the tokenizer on the five sentences, train 50 epochs, print each
+/// sentence's encoding, the final training figures and the query's probability. Everything
+/// but the random seed and the backend is the seed's own (a config file's model settings do
+/// not apply): `Tokenizer(num_words=100, oov_token="<OOV>")`, `pad_sequences(maxlen=10, post)`,
+/// `Embedding(100, 16)`, mean pooling, `Dense(24, relu)`, `Dense(1, sigmoid)`, Adam 1e-3, 50
+/// epochs, batch 32.
+pub fn train_seed(cfg: &SentimentConfig, backend: &ResolvedBackend) -> Result<()> {
+    let seed_cfg = SentimentConfig {
+        model: ModelKind::Seed,
+        num_words: 100,
+        maxlen: 10,
+        backend: cfg.backend,
+        adapter: cfg.adapter,
+        seed: cfg.seed,
+        ..SentimentConfig::default()
+    };
+    let texts: Vec<&str> = SEED_SENTENCES.iter().map(|(t, _)| *t).collect();
+    let labels: Vec<u8> = SEED_SENTENCES.iter().map(|(_, l)| *l).collect();
+    let (encoder, spec) = fit_encoder(&seed_cfg, &texts, &labels);
+    // Keras's Embedding(100, 16) has num_words rows, used or not.
+    let spec = ModelSpec {
+        rows: seed_cfg.num_words,
+        ..spec
+    };
+    let set = encoder.encode_set(&texts, &labels);
+    for (t, row) in texts.iter().zip(set.ids.chunks(set.width)) {
+        println!("{t:<34} → {row:?}");
+    }
+    let device = backend.device.clone().autodiff();
+    let model = gradlab::seeded(&device, seed_cfg.seed, || spec.init(&device));
+    let settings = LoopSettings {
+        epochs: 50,
+        batch_size: 32,
+        learning_rate: 1e-3,
+        l2: 0.0,
+        restore_best: false,
+        seed: seed_cfg.seed,
+        verbose: false,
+    };
+    let (model, history) = fit(model, &set, None, &settings, &device)?;
+    let last = history.last().context("no epoch ran")?;
+    println!(
+        "after 50 epochs: training loss {:.4}, training accuracy {:.0}%",
+        last.train_loss,
+        100.0 * last.train_accuracy
+    );
+    let q = encoder.encode(SEED_QUERY);
+    let p = predict_encoded(&model.valid(), std::slice::from_ref(&q), &backend.device)?[0];
+    println!(
+        "{SEED_QUERY:?} → {:?} → probability positive {p:.4} ({})",
+        q.ids,
+        label(p)
+    );
+    Ok(())
 }

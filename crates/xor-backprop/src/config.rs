@@ -5,8 +5,11 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use gradlab::config::check_range;
-use gradlab::{AdapterChoice, BackendConfig, BackendName};
+use gradlab::{AdapterChoice, BackendName};
 use serde::{Deserialize, Serialize};
+
+// `backend`, `adapter` and `out_dir`, which the shared command line overrides.
+gradlab::run_config!(XorConfig);
 
 /// Everything a run needs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -24,7 +27,7 @@ pub struct XorConfig {
     pub seed: u64,
     /// Record the loss every N steps.
     pub log_every: usize,
-    /// Where plots go.
+    /// Where runs go: each run that writes files makes a new `<out_dir>/run-NNN/`.
     pub out_dir: PathBuf,
 }
 
@@ -49,13 +52,5 @@ impl XorConfig {
         check_range("learning_rate", self.learning_rate, 1e-12, 1e3)?;
         check_range("log_every", self.log_every, 1, 100_000_000)?;
         Ok(())
-    }
-
-    /// The backend part.
-    pub fn backend_config(&self) -> BackendConfig {
-        BackendConfig {
-            backend: self.backend,
-            adapter: self.adapter,
-        }
     }
 }

@@ -176,3 +176,130 @@ fn bad_input_is_a_clear_error() {
         "{t}"
     );
 }
+
+/// Run xor-backprop in `dir` with `args` (which say `--out p`), check it succeeded and named
+/// its run folder `p/run-NNN`, and return that folder.
+fn run_folder(args: &[&str], dir: &std::path::Path, n: usize) -> std::path::PathBuf {
+    let (ok, t) = xor(args, dir);
+    let name = format!("p/run-{n:03}");
+    assert!(ok && t.contains(&format!("run folder: {name}\n")), "{t}");
+    dir.join(name)
+}
+
+fn read_json(path: &std::path::Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn train_writes_config_metrics_plot_and_report_into_its_run_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_folder(&["train", "--backend", "flex", "--out", "p"], dir.path(), 1);
+    let cfg: XorConfig = gradlab::config::load_layers(&[run.join("config.toml")]).unwrap();
+    assert_eq!(cfg.backend, BackendName::Flex);
+    assert_eq!(cfg.iterations, XorConfig::default().iterations);
+    // The loss of both engines at iteration 0, every log_every iterations and the last.
+    let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows[0], "iteration,hand_loss,autodiff_loss");
+    assert_eq!(rows.len(), 1 + cfg.iterations / cfg.log_every + 1);
+    let metrics = read_json(&run.join("metrics.json"));
+    let last = metrics.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["iteration"], cfg.iterations);
+    assert!(
+        std::fs::read_to_string(run.join("loss.svg"))
+            .unwrap()
+            .contains("<polyline")
+    );
+    let report = read_json(&run.join("report.json"));
+    assert_eq!(report["crate"], "xor-backprop");
+    assert_eq!(report["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(report["command"], "train");
+    assert_eq!(report["config"]["iterations"], cfg.iterations);
+    assert_eq!(report["backend"]["backend"], "flex");
+    assert_eq!(report["backend"]["adapter"]["device_type"], "cpu");
+    for (engine, column, dtype) in [("hand", "hand_loss", "f64"), ("autodiff", "autodiff_loss", "f32")] {
+        let e = &report[engine];
+        assert_eq!(e["dtype"], dtype, "{engine}");
+        assert!(e["seconds"].as_f64().unwrap() >= 0.0, "{engine}");
+        assert_eq!(e["final_loss"], last[column], "{engine}");
+        assert_eq!(e["accuracy"], 1.0, "{engine}");
+        assert_eq!(e["solved"], true, "{engine}");
+        assert_eq!(e["outputs"].as_array().unwrap().len(), 4);
+    }
+    assert!(
+        report["weights_max_relative_error"].as_f64().unwrap() < 1e-3,
+        "{report}"
+    );
+    assert!(
+        report["weights_max_abs_difference"].as_f64().unwrap() < 1e-3,
+        "{report}"
+    );
+    assert!(report["seconds"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn seed_and_gradcheck_write_run_folders_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_folder(&["seed", "--iterations", "250", "--out", "p"], dir.path(), 1);
+    assert!(run.join("config.toml").is_file() && run.join("seed-loss.svg").is_file());
+    let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    assert_eq!(csv.lines().next(), Some("iteration,loss"));
+    let its: Vec<&str> = csv.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
+    assert_eq!(its, ["0", "100", "200", "250"]);
+    let report = read_json(&run.join("report.json"));
+    assert_eq!(report["command"], "seed");
+    assert_eq!(
+        report["backend"],
+        "the seed's update rule: f64 on the CPU (no burn backend)"
+    );
+    assert_eq!(report["config"]["iterations"], 250);
+    assert_eq!(report["solved"], false);
+    assert_eq!(report["weights"].as_array().unwrap().len(), 3);
+    assert_eq!(report["outputs"].as_array().unwrap().len(), 4);
+    let last_loss: f64 = csv.lines().last().unwrap().split(',').nth(1).unwrap().parse().unwrap();
+    // serde_json parses floats to within one ulp.
+    let final_loss = report["final_loss"].as_f64().unwrap();
+    assert!(
+        (final_loss - last_loss).abs() <= 1e-12 * last_loss,
+        "{final_loss} vs {last_loss}"
+    );
+    assert!(report["accuracy"].as_f64().unwrap() <= 1.0 && report["seconds"].as_f64().unwrap() >= 0.0);
+
+    let run = run_folder(&["gradcheck", "--backend", "flex", "--out", "p"], dir.path(), 2);
+    assert!(run.join("config.toml").is_file() && run.join("gradcheck.svg").is_file());
+    let csv = std::fs::read_to_string(run.join("gradients.csv")).unwrap();
+    assert_eq!(csv.lines().next(), Some("weight,hand,autodiff,finite_difference"));
+    assert_eq!(csv.lines().count(), 1 + 16);
+    let report = read_json(&run.join("report.json"));
+    assert_eq!(report["command"], "gradcheck");
+    assert_eq!(report["backend"]["backend"], "flex");
+    assert_eq!(report["autodiff_dtype"], "F64");
+    assert_eq!(report["config"]["seed"], 1);
+    assert_eq!(report["finite_difference_step"], 1e-4);
+    let err = &report["max_relative_error"];
+    assert!(err["hand_vs_autodiff"].as_f64().unwrap() <= 1e-10, "{report}");
+    assert!(err["hand_vs_finite_difference"].as_f64().unwrap() <= 1e-5, "{report}");
+}
+
+#[test]
+fn two_runs_make_two_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["train", "--backend", "flex", "--iterations", "200", "--out", "p"];
+    let (ok, t) = xor(&args, dir.path());
+    assert!(ok, "{t}");
+    let first = std::fs::read_to_string(dir.path().join("p/run-001/report.json")).unwrap();
+    run_folder(&args, dir.path(), 2);
+    // The first run's files are untouched; the second has its own, and `latest` names it.
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("p/run-001/report.json")).unwrap(),
+        first
+    );
+    for f in ["config.toml", "metrics.csv", "metrics.json", "loss.svg", "report.json"] {
+        assert!(dir.path().join("p/run-002").join(f).is_file(), "{f}");
+    }
+    assert_eq!(
+        gradlab::runs::latest_run(&dir.path().join("p")).unwrap(),
+        dir.path().join("p/run-002")
+    );
+}

@@ -112,23 +112,24 @@ pub struct LabelledImages {
     pub labels: Vec<u8>,
 }
 
+/// [`read_idx`], and an error naming the file unless it has `rank` dimensions (`expected`
+/// says which).
+fn read_idx_of_rank(path: &Path, expected: &str, rank: usize) -> Result<IdxArray> {
+    let idx = read_idx(path)?;
+    ensure!(
+        idx.dims.len() == rank,
+        "{}: expected {expected}, found {:?}",
+        path.display(),
+        idx.dims
+    );
+    Ok(idx)
+}
+
 /// Read an image file (`[n, rows, cols]`) and its label file (`[n]`), checking that the shapes
 /// and counts agree and that every label is below `num_classes`.
 pub fn read_labelled_images(images: &Path, labels: &Path, num_classes: u8) -> Result<LabelledImages> {
-    let img = read_idx(images)?;
-    ensure!(
-        img.dims.len() == 3,
-        "{}: expected 3 dimensions [images, rows, cols] (magic 0x00000803), found {:?}",
-        images.display(),
-        img.dims
-    );
-    let lab = read_idx(labels)?;
-    ensure!(
-        lab.dims.len() == 1,
-        "{}: expected 1 dimension [labels] (magic 0x00000801), found {:?}",
-        labels.display(),
-        lab.dims
-    );
+    let img = read_idx_of_rank(images, "3 dimensions [images, rows, cols] (magic 0x00000803)", 3)?;
+    let lab = read_idx_of_rank(labels, "1 dimension [labels] (magic 0x00000801)", 1)?;
     ensure!(
         img.dims[0] == lab.dims[0],
         "count mismatch: {} holds {} images but {} holds {} labels",

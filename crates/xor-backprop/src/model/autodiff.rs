@@ -1,13 +1,17 @@
-//! The same 3→4→1 network on burn tensors, differentiated by burn's autodiff and trained on
-//! any backend. Weights come from (and go back to) the hand-written [`Mlp`], so both paths
-//! start from the same point and can be compared step by step.
+//! The same 3→4→1 network on burn tensors, differentiated by burn's autodiff on any backend
+//! (trained by [`crate::training::train_by_autodiff`]). Weights come from (and go back to) the
+//! hand-written [`Mlp`], so both paths start from the same point and can be compared step by
+//! step.
 
 use burn::module::{Module, Param};
-use burn::optim::{GradientsParams, SgdConfig};
 use burn::tensor::activation::sigmoid;
-use burn::tensor::{DType, Device, Tensor, TensorData};
+use burn::tensor::{DType, Device, Tensor};
 
-use crate::manual::{Gradients, HIDDEN, Mlp, X, Y};
+use super::HIDDEN;
+use super::manual::{Gradients, Mlp};
+use crate::data::{tensor, tensors};
+// The training loop lives in `training`; it is also named here, where the tests look for it.
+pub use crate::training::train_by_autodiff as train;
 
 /// h = σ(X · W1), ŷ = σ(h · W2).
 #[derive(Module, Debug)]
@@ -16,10 +20,6 @@ pub struct XorNet {
     pub w1: Param<Tensor<2>>,
     /// `[HIDDEN, 1]`.
     pub w2: Param<Tensor<2>>,
-}
-
-fn tensor<const D: usize>(values: Vec<f64>, shape: [usize; D], device: &Device, dtype: DType) -> Tensor<D> {
-    Tensor::from_data(TensorData::new(values, shape).convert_dtype(dtype), (device, dtype))
 }
 
 fn read(t: Tensor<2>) -> Vec<f64> {
@@ -56,14 +56,6 @@ impl XorNet {
     }
 }
 
-/// The XOR inputs and targets as tensors.
-pub fn data(device: &Device, dtype: DType) -> (Tensor<2>, Tensor<2>) {
-    (
-        tensor(X.iter().flatten().copied().collect(), [4, 3], device, dtype),
-        tensor(Y.to_vec(), [4, 1], device, dtype),
-    )
-}
-
 /// L = ½ Σ (ŷ − y)².
 pub fn loss(out: Tensor<2>, y: Tensor<2>) -> Tensor<1> {
     (out - y).powi_scalar(2).sum().mul_scalar(0.5)
@@ -73,7 +65,7 @@ pub fn loss(out: Tensor<2>, y: Tensor<2>) -> Tensor<1> {
 pub fn gradients(m: &Mlp, device: &Device, dtype: DType) -> Gradients {
     let device = device.clone().autodiff();
     let net = XorNet::from_mlp(m, &device, dtype);
-    let (x, y) = data(&device, dtype);
+    let (x, y) = tensors(&device, dtype);
     let grads = loss(net.forward(x), y).backward();
     let w1 = read(net.w1.val().grad(&grads).expect("W1 takes part in the loss"));
     let w2 = read(net.w2.val().grad(&grads).expect("W2 takes part in the loss"));
@@ -83,27 +75,4 @@ pub fn gradients(m: &Mlp, device: &Device, dtype: DType) -> Gradients {
         w1: as_mlp.w1,
         w2: as_mlp.w2,
     }
-}
-
-/// Train with autodiff and plain gradient descent (burn's SGD, no momentum) from `init`;
-/// the loss is read back every `every` steps (each read waits for the device).
-pub fn train(init: &Mlp, device: &Device, lr: f64, iterations: usize, every: usize) -> (Mlp, Vec<(usize, f64)>) {
-    let device = device.clone().autodiff();
-    let dtype = DType::F32;
-    let mut net = XorNet::from_mlp(init, &device, dtype);
-    let (x, y) = data(&device, dtype);
-    let mut optim = SgdConfig::new().init();
-    let mut curve = Vec::new();
-    for it in 0..=iterations {
-        let l = loss(net.forward(x.clone()), y.clone());
-        if it % every.max(1) == 0 || it == iterations {
-            curve.push((it, l.clone().into_scalar::<f64>()));
-        }
-        if it == iterations {
-            break;
-        }
-        let grads = GradientsParams::from_grads(l.backward(), &net);
-        net = optim.step(lr, net, grads);
-    }
-    (net.valid().to_mlp(), curve)
 }
