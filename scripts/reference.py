@@ -114,6 +114,29 @@ def time_steps(step, reps):
     return statistics.median(times)
 
 
+def keras_seed_model(keras):
+    """The seed CNN in Keras (`keras`: tf.keras or tf_keras), channels-last 28x28x1 inputs."""
+    L = keras.layers
+    return keras.Sequential([
+        keras.Input((28, 28, 1)),
+        L.Conv2D(32, 3, activation="relu"), L.MaxPooling2D(2),
+        L.Conv2D(64, 3, activation="relu"), L.MaxPooling2D(2),
+        L.Conv2D(64, 3, activation="relu"), L.Flatten(),
+        L.Dense(64, activation="relu"), L.Dense(10),
+    ])
+
+
+def torch_seed_model(nn):
+    """The seed CNN in PyTorch (`nn`: torch.nn) as nn.Sequential: its state_dict names are
+    0.*, 3.*, 6.* (convolutions), 9.*, 11.* (linear layers)."""
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(64, 64, 3), nn.ReLU(), nn.Flatten(),
+        nn.Linear(576, 64), nn.ReLU(), nn.Linear(64, 10),
+    )
+
+
 def keras(batch, reps, threads, digits):
     try:
         import numpy as np
@@ -123,14 +146,7 @@ def keras(batch, reps, threads, digits):
     if threads:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
-    L = tf.keras.layers
-    model = tf.keras.Sequential([
-        tf.keras.Input((28, 28, 1)),
-        L.Conv2D(32, 3, activation="relu"), L.MaxPooling2D(2),
-        L.Conv2D(64, 3, activation="relu"), L.MaxPooling2D(2),
-        L.Conv2D(64, 3, activation="relu"), L.Flatten(),
-        L.Dense(64, activation="relu"), L.Dense(10),
-    ])
+    model = keras_seed_model(tf.keras)
     opt = tf.keras.optimizers.Adam(1e-3)
     loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     pixels, labels, data = digits
@@ -157,12 +173,7 @@ def torch_(batch, reps, threads, digits):
         return {"framework": "torch", "error": f"not installed ({e.name})"}
     if threads:
         torch.set_num_threads(threads)
-    model = nn.Sequential(
-        nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(64, 64, 3), nn.ReLU(), nn.Flatten(),
-        nn.Linear(576, 64), nn.ReLU(), nn.Linear(64, 10),
-    )
+    model = torch_seed_model(nn)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
     loss_fn = nn.CrossEntropyLoss()
     pixels, labels, data = digits

@@ -38,6 +38,26 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
     result.with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// The bytes of `path`, refusing (before reading) a file over `max` bytes; `reader` names what
+/// reads it in the error (e.g. "`eval --text`").
+pub fn read_bounded(path: &Path, max: u64, reader: &str) -> Result<Vec<u8>> {
+    check_size(path, max, reader)?;
+    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// An error naming `path` unless it exists and holds at most `max` bytes (see [`read_bounded`]).
+pub fn check_size(path: &Path, max: u64, reader: &str) -> Result<()> {
+    let size = std::fs::metadata(path)
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .len();
+    anyhow::ensure!(
+        size <= max,
+        "{}: {size} bytes is more than {reader} reads (at most {max})",
+        path.display()
+    );
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

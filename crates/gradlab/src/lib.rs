@@ -14,6 +14,7 @@ pub mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod data;
+pub mod exchange;
 pub mod guard;
 pub mod io;
 pub mod progress;

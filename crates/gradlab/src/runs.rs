@@ -64,10 +64,16 @@ impl ChosenModel {
     pub fn describe(&self) -> String {
         let mut s = format!("model: {}", self.path.display());
         let mut facts = Vec::new();
+        let report = self.report();
         if let Ok(t) = std::fs::metadata(&self.path).and_then(|m| m.modified()) {
-            facts.push(format!("trained {}", crate::report::utc_minute(t)));
+            // `mnist-cnn import` makes model folders from weights trained elsewhere.
+            let how = match report.as_ref().map(|r| r["command"] == "import") {
+                Some(true) => "imported",
+                _ => "trained",
+            };
+            facts.push(format!("{how} {}", crate::report::utc_minute(t)));
         }
-        if let Some(h) = self.headline() {
+        if let Some(h) = report.as_ref().and_then(headline) {
             facts.push(h);
         }
         if let Some(why) = &self.toy {
@@ -82,8 +88,8 @@ impl ChosenModel {
         s
     }
 
-    /// The run's headline figure, from the `report.json` of the run folder holding the model.
-    fn headline(&self) -> Option<String> {
+    /// The `report.json` of the run folder holding the model, if there is one.
+    fn report(&self) -> Option<serde_json::Value> {
         let report = self
             .path
             .ancestors()
@@ -91,15 +97,19 @@ impl ChosenModel {
             .take(3)
             .map(|d| d.join("report.json"))
             .find(|p| p.is_file())?;
-        let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(report).ok()?).ok()?;
-        if let Some(a) = doc["test"]["accuracy"].as_f64() {
-            return Some(format!("test accuracy {:.2} %", 100.0 * a));
-        }
-        let last = doc["history"].as_array()?.last()?;
-        last["valid_loss_per_char"]
-            .as_f64()
-            .map(|v| format!("validation {v:.3} nats/char"))
+        serde_json::from_str(&std::fs::read_to_string(report).ok()?).ok()
     }
+}
+
+/// A run's headline figure from its `report.json`.
+fn headline(doc: &serde_json::Value) -> Option<String> {
+    if let Some(a) = doc["test"]["accuracy"].as_f64() {
+        return Some(format!("test accuracy {:.2} %", 100.0 * a));
+    }
+    let last = doc["history"].as_array()?.last()?;
+    last["valid_loss_per_char"]
+        .as_f64()
+        .map(|v| format!("validation {v:.3} nats/char"))
 }
 
 /// The model to use: `given` — a run folder, or a model file/folder inside one — or, when
@@ -270,6 +280,21 @@ mod tests {
             c.describe().contains("a toy: trained with --limit 5"),
             "{}",
             c.describe()
+        );
+    }
+
+    #[test]
+    fn an_imported_model_is_said_to_be_imported() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = run(tmp.path(), 1, true, false);
+        let c = choose_model(None, tmp.path(), "model/model.json").unwrap();
+        assert!(c.describe().contains("(trained 20"), "{}", c.describe());
+        let import = r#"{"command": "import", "test": {"accuracy": 0.5}}"#;
+        std::fs::write(d.join("report.json"), import).unwrap();
+        let line = c.describe();
+        assert!(
+            line.contains("(imported 20") && line.contains("test accuracy 50.00 %"),
+            "{line}"
         );
     }
 

@@ -7,11 +7,13 @@
 //! - [`inference`]: model folders (weights + what they were trained on), evaluation, confusion
 //!   matrices and single-image prediction.
 //! - [`preprocess`]: an image file → MNIST's form (decode, composite, invert, crop, scale, centre).
+//! - [`exchange`]: the weights in PyTorch's and Keras's names and layouts (export, import).
 //!
 //! `main.rs` is a thin CLI over these.
 
 pub mod config;
 pub mod data;
+pub mod exchange;
 pub mod inference;
 pub mod model;
 pub mod preprocess;

@@ -8,8 +8,10 @@ use burn::data::dataset::Dataset;
 use clap::Subcommand;
 use gradlab::cli::{LoopFlags, ModelArg};
 use gradlab::config::RunConfig;
+use gradlab::exchange::FileKind;
 use mnist_cnn::config::MnistConfig;
 use mnist_cnn::data::DatasetName;
+use mnist_cnn::exchange::{Layout, export_safetensors, import_run};
 use mnist_cnn::inference::{LoadedModel, evaluate, load_model, predict};
 use mnist_cnn::preprocess::{Fit, read_digit_image};
 use mnist_cnn::training::{TrainOptions, train};
@@ -43,6 +45,39 @@ enum Command {
         #[arg(long, allow_negative_numbers = true)]
         index: Option<usize>,
     },
+    /// Write a saved model's weights to a file other frameworks read.
+    Export {
+        #[command(flatten)]
+        model: ModelArg,
+        /// File format.
+        #[arg(long, value_enum, default_value_t = ExportFormat::Safetensors)]
+        format: ExportFormat,
+        /// Names and layouts: burn (gradlab's), pytorch (the PyTorch seed model's state_dict,
+        /// for `load_state_dict`) or keras (the Keras seed model's layers in order).
+        #[arg(long, value_enum, default_value_t = Layout::Burn)]
+        layout: Layout,
+        /// The file to write (an existing file is never overwritten).
+        file: PathBuf,
+    },
+    /// Make a model from weights trained elsewhere (a new run folder), scored on the test split.
+    Import {
+        /// The file's kind: safetensors, or pytorch (a `torch.save(state_dict)` file).
+        #[arg(long, value_enum)]
+        from: FileKind,
+        /// Its names and layouts: burn, pytorch or keras (default: pytorch for `--from pytorch`,
+        /// else burn).
+        #[arg(long, value_enum)]
+        layout: Option<Layout>,
+        /// The weights file.
+        file: PathBuf,
+    },
+}
+
+/// The formats `export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ExportFormat {
+    /// safetensors: named float32 arrays (read by PyTorch, Keras, JAX, burn, …).
+    Safetensors,
 }
 
 gradlab::train_flags! {
@@ -105,7 +140,48 @@ fn run(cli: Cli) -> Result<()> {
             fit,
             index,
         }) => predict_command(&cfg, &model, image.as_deref(), fit, index),
+        Some(Command::Export {
+            model,
+            format: ExportFormat::Safetensors,
+            layout,
+            file,
+        }) => {
+            let path = model.choose(&cfg.out_dir, "model.bpk")?;
+            let loaded = load_model(&path, &gradlab::backend::host_device())?;
+            export_safetensors(&loaded.model, layout, &file)?;
+            println!(
+                "wrote {} (safetensors, {} layout) from {}",
+                file.display(),
+                layout.as_str(),
+                loaded.path.display()
+            );
+            Ok(())
+        }
+        Some(Command::Import { from, layout, file }) => import_command(&cfg, from, layout, &file),
     }
+}
+
+/// `mnist-cnn import`: the new model's run folder and its test figures.
+fn import_command(cfg: &MnistConfig, from: FileKind, layout: Option<Layout>, file: &Path) -> Result<()> {
+    let layout = layout.unwrap_or(match from {
+        FileKind::Pytorch => Layout::Pytorch,
+        FileKind::Safetensors => Layout::Burn,
+    });
+    let backend = gradlab::backend::resolve(&cfg.backend_config())?;
+    println!("backend: {}", backend.describe());
+    let out = import_run(cfg, &backend, file, from, layout)?;
+    println!(
+        "imported {} ({} file, {} layout): test accuracy {:.2}% (loss {:.4}) on {}",
+        file.display(),
+        from.as_str(),
+        layout.as_str(),
+        100.0 * out.test.accuracy,
+        out.test.loss,
+        gradlab::count(out.test.count, "image")
+    );
+    println!("model:   {}", out.model_path.display());
+    println!("report:  {}", out.run_dir.join("report.json").display());
+    Ok(())
 }
 
 /// `mnist-cnn [train]`: train, then the test figures and where the run's files are.

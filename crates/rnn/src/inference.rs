@@ -177,15 +177,7 @@ pub fn eval_text(m: &CharModel, file: &Path) -> Result<()> {
 
 /// The text of `file`: UTF-8, at most [`MAX_EVAL_BYTES`] (checked before it is read).
 fn read_text(file: &Path) -> Result<String> {
-    let size = std::fs::metadata(file)
-        .with_context(|| format!("cannot read {}", file.display()))?
-        .len();
-    ensure!(
-        size <= MAX_EVAL_BYTES,
-        "{}: {size} bytes is more than `eval --text` reads (at most {MAX_EVAL_BYTES})",
-        file.display()
-    );
-    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let bytes = gradlab::io::read_bounded(file, MAX_EVAL_BYTES, "`eval --text`")?;
     String::from_utf8(bytes).map_err(|e| {
         anyhow::anyhow!(
             "{}: not UTF-8 text (invalid byte at offset {})",

@@ -394,3 +394,32 @@ fn a_copied_binary_works_outside_the_checkout_with_the_same_result() {
     assert!(result(&inside).is_some(), "{inside}");
     assert_eq!(result(&elsewhere), result(&inside), "{elsewhere}");
 }
+
+/// `rnn export`: the cell's five arrays as float32 safetensors, the model.json (vocabulary) in
+/// the metadata, and no file overwritten.
+#[test]
+fn export_writes_the_cell_and_the_vocabulary() {
+    let dir = tempfile::tempdir().unwrap();
+    let (d, exe) = (dir.path(), env!("CARGO_BIN_EXE_rnn"));
+    gradlab_testkit::succeeds(exe, &["--out", "runs", "train", "--limit", "4000", "--epochs", "1"], d);
+    let args = ["export", "--out", "runs", "cell.safetensors"];
+    let t = gradlab_testkit::succeeds(exe, &args, d);
+    assert!(t.contains("wrote cell.safetensors (safetensors, burn layout"), "{t}");
+    let (shapes, meta) = gradlab_testkit::export_file(exe, &args, d, &d.join("cell.safetensors"));
+    let manifest = std::fs::read_to_string(d.join("runs/run-001/model/model.json")).unwrap();
+    assert_eq!(meta.get("gradlab_model_json"), Some(&manifest));
+    let m: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+    let (h, v) = (
+        m["hidden"].as_u64().unwrap() as usize,
+        m["vocab"].as_array().unwrap().len(),
+    );
+    let want = [
+        ("bh", vec![h]),
+        ("by", vec![v]),
+        ("whh", vec![h, h]),
+        ("why", vec![v, h]),
+        ("wxh", vec![h, v]),
+    ];
+    let want: std::collections::BTreeMap<String, Vec<usize>> = want.into_iter().map(|(n, s)| (n.into(), s)).collect();
+    assert_eq!(shapes, want);
+}

@@ -50,6 +50,14 @@ enum Command {
         /// Texts to classify (none: read standard input).
         texts: Vec<String>,
     },
+    /// Write a saved model's weights as safetensors (burn's names and layouts; its model.json,
+    /// with the tokenizer, in the file's metadata).
+    Export {
+        #[command(flatten)]
+        model: ModelArg,
+        /// The file to write (an existing file is never overwritten).
+        file: PathBuf,
+    },
 }
 
 gradlab::train_flags! {
@@ -117,6 +125,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Eval(model)) => eval_command(&cfg, &backend, &model)?,
         Some(Command::Predict { model, file, texts }) => {
             return predict_command(&cfg, &backend, &model, file.as_deref(), &texts);
+        }
+        Some(Command::Export { model, file }) => {
+            let path = model.choose(&cfg.out_dir, "model/model.json")?;
+            let classifier = load_classifier(&path, &backend.device)?;
+            let manifest = path.parent().map(|d| d.join("model.json"));
+            let producer = format!("gradlab sentiment {}", env!("CARGO_PKG_VERSION"));
+            gradlab::exchange::export_module(&classifier.model, &file, &producer, manifest.as_deref())?;
+            println!(
+                "wrote {} (safetensors, burn layout, model.json in its metadata)",
+                file.display()
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

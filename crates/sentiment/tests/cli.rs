@@ -285,3 +285,30 @@ fn a_copied_binary_works_outside_the_checkout_with_the_same_result() {
     assert!(result(&inside).is_some(), "{inside}");
     assert_eq!(result(&elsewhere), result(&inside), "{elsewhere}");
 }
+
+/// `sentiment export`: every parameter as float32 safetensors, the model.json (tokenizer and
+/// all) in the metadata, and no file overwritten.
+#[test]
+fn export_writes_every_parameter_and_the_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let (d, exe) = (dir.path(), env!("CARGO_BIN_EXE_sentiment"));
+    gradlab_testkit::succeeds(
+        exe,
+        &["--backend", "flex", "--out", "runs", "--limit", "200", "--epochs", "2"],
+        d,
+    );
+    let args = ["export", "--backend", "flex", "--out", "runs", "seed.safetensors"];
+    let t = gradlab_testkit::succeeds(exe, &args, d);
+    assert!(t.contains("wrote seed.safetensors (safetensors, burn layout"), "{t}");
+    let (shapes, meta) = gradlab_testkit::export_file(exe, &args, d, &d.join("seed.safetensors"));
+    let manifest = std::fs::read_to_string(d.join("runs/run-001/model/model.json")).unwrap();
+    assert_eq!(meta.get("gradlab_model_json"), Some(&manifest));
+    assert_eq!(meta.get("layout").map(String::as_str), Some("burn"));
+    // The seed model: Embedding(rows, 16), Dense(16 → 24), Dense(24 → 1), as model.json says.
+    let spec: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+    let rows = spec["spec"]["rows"].as_u64().unwrap() as usize;
+    let all: Vec<&Vec<usize>> = shapes.values().collect();
+    for want in [vec![rows, 16], vec![16, 24], vec![24, 1], vec![1]] {
+        assert!(all.contains(&&want), "{want:?} not in {shapes:?}");
+    }
+}

@@ -6,6 +6,7 @@
 //! - [`assert_refused`], [`help_without`]: a flag is accepted only where it acts.
 //! - [`can_run`], [`runnable`]: skip (with a notice) or, in CI, require the wgpu/vulkan backends.
 //! - [`run_elsewhere`]: a copy of a binary run outside the checkout, as an installed one runs.
+//! - [`succeeds`], [`export_file`]: a command that must succeed; an `export` command's file.
 
 use std::io::Write;
 use std::path::Path;
@@ -153,4 +154,45 @@ pub fn run_copy(copy: &Path, args: &[&str], dir: &Path) -> Output {
         .stdin(Stdio::null())
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", copy.display()))
+}
+
+/// Run `exe args` in `cwd`, assert it succeeded, and return its output as one string.
+pub fn succeeds(exe: &str, args: &[&str], cwd: &Path) -> String {
+    let o = run(exe, args, cwd, None);
+    let t = text(&o);
+    assert!(o.status.success(), "{exe} {args:?}:\n{t}");
+    t
+}
+
+/// What an `export` command wrote: every tensor's shape by name (each checked to be float32)
+/// and the file's metadata. Also checks that running `again` (the same export) is refused
+/// and leaves the file as it was.
+pub fn export_file(
+    exe: &str,
+    again: &[&str],
+    cwd: &Path,
+    file: &Path,
+) -> (
+    std::collections::BTreeMap<String, Vec<usize>>,
+    std::collections::HashMap<String, String>,
+) {
+    let bytes = std::fs::read(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let tensors = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let shapes = tensors
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| {
+            assert_eq!(view.dtype(), safetensors::Dtype::F32, "{name}");
+            (name, view.shape().to_vec())
+        })
+        .collect();
+    let o = run(exe, again, cwd, None);
+    assert!(
+        !o.status.success() && text(&o).contains("does not overwrite"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(std::fs::read(file).unwrap(), bytes, "{} changed", file.display());
+    (shapes, header.metadata().clone().unwrap_or_default())
 }
