@@ -78,6 +78,15 @@ impl ModelArg {
     }
 }
 
+/// `export`'s arguments: the saved model and the file to write.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub model: ModelArg,
+    /// The file to write (an existing file is never overwritten).
+    pub file: PathBuf,
+}
+
 /// No options: the default extra part of a [`ModelCli`].
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct NoArgs {}
@@ -137,62 +146,58 @@ impl<C: Subcommand, T: Args + TrainFlags, X: Args> ModelCli<C, T, X> {
     }
 }
 
-/// Parse the process's arguments as `P`, under the binary's own name, version and about text
-/// (the first paragraph of `doc` is the short help, all of it the long help). Prints help,
-/// version or a usage error and exits as clap does. Use [`parse_cli!`](crate::parse_cli).
-pub fn parse_as<P>(name: &'static str, version: &'static str, doc: &'static str) -> P
-where
-    P: CommandFactory + FromArgMatches + SetSubcommand,
-{
+/// Parse the process's arguments as a [`ModelCli`], under the binary's own name, version and
+/// about text (the first paragraph of `doc` is the short help, all of it the long help). Prints
+/// help, version or a usage error and exits as clap does. Use [`parse_cli!`](crate::parse_cli).
+pub fn parse_as<C: Subcommand, T: Args + TrainFlags, X: Args>(
+    name: &'static str,
+    version: &'static str,
+    doc: &'static str,
+) -> ModelCli<C, T, X> {
     try_parse_as(name, version, doc, std::env::args_os()).unwrap_or_else(|e| e.exit())
 }
 
 /// [`parse_as`] on the given arguments (the first is the program), returning clap's error
 /// (or its help/version "error") instead of exiting.
-pub fn try_parse_as<P, I, A>(
+pub fn try_parse_as<C, T, X, I, A>(
     name: &'static str,
     version: &'static str,
     doc: &'static str,
     args: I,
-) -> Result<P, clap::Error>
+) -> Result<ModelCli<C, T, X>, clap::Error>
 where
-    P: CommandFactory + FromArgMatches + SetSubcommand,
+    C: Subcommand,
+    T: Args + TrainFlags,
+    X: Args,
     I: IntoIterator<Item = A>,
     A: Into<std::ffi::OsString> + Clone,
 {
     let first = doc.split("\n\n").next().unwrap_or(doc);
     // As clap's derive does with a doc comment: the short help drops the sentence's full stop.
     let about = first.strip_suffix('.').filter(|a| !a.ends_with('.')).unwrap_or(first);
-    let mut cmd = P::command().name(name).bin_name(name).version(version).about(about);
+    let mut cmd = ModelCli::<C, T, X>::command()
+        .name(name)
+        .bin_name(name)
+        .version(version)
+        .about(about);
     if first.len() < doc.len() {
         cmd = cmd.long_about(doc);
     }
     let mut matches = cmd.clone().try_get_matches_from(args)?;
     let subcommand = matches.subcommand_name().map(str::to_string);
-    let mut parsed = P::from_arg_matches_mut(&mut matches).map_err(|e| e.format(&mut cmd))?;
-    parsed.set_subcommand(subcommand);
+    let mut parsed = ModelCli::<C, T, X>::from_arg_matches_mut(&mut matches).map_err(|e| e.format(&mut cmd))?;
+    parsed.subcommand = subcommand;
     Ok(parsed)
 }
 
-/// Records the subcommand's name after parsing (see [`ModelCli::subcommand`]).
-pub trait SetSubcommand {
-    /// Store `name`.
-    fn set_subcommand(&mut self, name: Option<String>);
-}
-
-impl<C: Subcommand, T: Args + TrainFlags, X: Args> SetSubcommand for ModelCli<C, T, X> {
-    fn set_subcommand(&mut self, name: Option<String>) {
-        self.subcommand = name;
-    }
-}
-
-/// Parse the command line as the given type under the calling binary's name and version:
-/// `let cli: Cli = gradlab::parse_cli!(Cli, "Train …\n\nTraining options go after `train` …");`
+/// Parse the command line as the given [`ModelCli`] type under the calling binary's name and
+/// version: `let cli = gradlab::parse_cli!(Cli, "Train …\n\nTraining options go after `train` …");`
 #[macro_export]
 macro_rules! parse_cli {
-    ($ty:ty, $doc:expr) => {
-        $crate::cli::parse_as::<$ty>(env!("CARGO_BIN_NAME"), env!("CARGO_PKG_VERSION"), $doc)
-    };
+    ($ty:ty, $doc:expr) => {{
+        let cli: $ty = $crate::cli::parse_as(env!("CARGO_BIN_NAME"), env!("CARGO_PKG_VERSION"), $doc);
+        cli
+    }};
 }
 
 /// A set of training flags, each `Option<_>` (given or not) or `bool` (a switch). Made by

@@ -226,13 +226,14 @@ pub fn module_tensors<M: Module>(module: &M) -> Result<Vec<NamedTensor>> {
         .collect(None, None, false)
         .into_iter()
         .map(|t| {
-            let data = bridge::into_data(t.clone())
-                .map_err(|e| anyhow::anyhow!("parameter `{}` cannot be read ({e:?})", t.name))?
+            let (name, shape) = (t.name.clone(), t.shape.to_vec());
+            let data = bridge::into_data(t)
+                .map_err(|e| anyhow::anyhow!("parameter `{name}` cannot be read ({e:?})"))?
                 .convert::<f32>();
             let values = data
                 .try_to_vec::<f32>()
-                .map_err(|e| anyhow::anyhow!("parameter `{}`: {e:?}", t.name))?;
-            Ok(NamedTensor::new(t.name, t.shape.to_vec(), values))
+                .map_err(|e| anyhow::anyhow!("parameter `{name}`: {e:?}"))?;
+            Ok(NamedTensor::new(name, shape, values))
         })
         .collect()
 }
@@ -253,17 +254,16 @@ pub fn load_tensors<M: Module>(mut module: M, tensors: Vec<NamedTensor>) -> Resu
 }
 
 /// `module`'s parameters as a safetensors file at `path` in burn's names and layouts (never
-/// over an existing file), with `producer` and, when given, the text of the model's manifest
-/// (`model.json`: vocabulary, encoder, shapes — what the arrays need to be used) in the file's
-/// metadata under `gradlab_model_json`.
-pub fn export_module<M: Module>(module: &M, path: &Path, producer: &str, manifest: Option<&Path>) -> Result<()> {
-    let mut metadata = BTreeMap::from([
+/// over an existing file), with `producer` and the text of the model's manifest (the
+/// `model.json` beside the chosen model file: vocabulary, encoder, shapes — what the arrays need
+/// to be used) in the file's metadata under `gradlab_model_json`.
+pub fn export_module<M: Module>(module: &M, path: &Path, producer: &str, model_file: &Path) -> Result<()> {
+    let manifest = model_file.with_file_name("model.json");
+    let text = std::fs::read_to_string(&manifest).with_context(|| format!("cannot read {}", manifest.display()))?;
+    let metadata = BTreeMap::from([
         ("producer".to_string(), producer.to_string()),
         ("layout".to_string(), "burn".to_string()),
+        ("gradlab_model_json".to_string(), text),
     ]);
-    if let Some(m) = manifest {
-        let text = std::fs::read_to_string(m).with_context(|| format!("cannot read {}", m.display()))?;
-        metadata.insert("gradlab_model_json".into(), text);
-    }
     write_safetensors(path, &module_tensors(module)?, metadata)
 }

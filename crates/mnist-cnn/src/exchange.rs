@@ -164,7 +164,7 @@ fn convert(layout: Layout, tensors: Vec<NamedTensor>, back: bool) -> Vec<NamedTe
     } else {
         (layout, Layout::Burn)
     };
-    let shapes = expected(to);
+    let (names, shapes) = (expected(from), expected(to));
     tensors
         .into_iter()
         .enumerate()
@@ -188,7 +188,7 @@ fn convert(layout: Layout, tensors: Vec<NamedTensor>, back: bool) -> Vec<NamedTe
                 (Layout::Keras, true, 3) => flatten_rows(&t.values, back),
                 (Layout::Keras, true, _) => t.values,
             };
-            debug_assert_eq!(t.name, expected(from)[k].0);
+            debug_assert_eq!(t.name, names[k].0);
             let (name, shape) = shapes[k].clone();
             NamedTensor::new(name, shape, values)
         })

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Result, bail};
 use burn::data::dataset::Dataset;
 use clap::Subcommand;
-use gradlab::cli::{LoopFlags, ModelArg};
+use gradlab::cli::{ExportArgs, LoopFlags, ModelArg};
 use gradlab::config::RunConfig;
 use gradlab::exchange::FileKind;
 use mnist_cnn::config::MnistConfig;
@@ -48,7 +48,7 @@ enum Command {
     /// Write a saved model's weights to a file other frameworks read.
     Export {
         #[command(flatten)]
-        model: ModelArg,
+        target: ExportArgs,
         /// File format.
         #[arg(long, value_enum, default_value_t = ExportFormat::Safetensors)]
         format: ExportFormat,
@@ -56,8 +56,6 @@ enum Command {
         /// for `load_state_dict`) or keras (the Keras seed model's layers in order).
         #[arg(long, value_enum, default_value_t = Layout::Burn)]
         layout: Layout,
-        /// The file to write (an existing file is never overwritten).
-        file: PathBuf,
     },
     /// Make a model from weights trained elsewhere (a new run folder), scored on the test split.
     Import {
@@ -141,10 +139,9 @@ fn run(cli: Cli) -> Result<()> {
             index,
         }) => predict_command(&cfg, &model, image.as_deref(), fit, index),
         Some(Command::Export {
-            model,
+            target: ExportArgs { model, file },
             format: ExportFormat::Safetensors,
             layout,
-            file,
         }) => {
             let path = model.choose(&cfg.out_dir, "model.bpk")?;
             let loaded = load_model(&path, &gradlab::backend::host_device())?;

@@ -285,6 +285,27 @@ fn import_makes_a_model_eval_uses_and_export_never_overwrites() {
         (10, Some("pytorch"))
     );
 
+    // A file in another layout than said: the missing tensors are named, and no run folder made.
+    let keras = fixture("keras_seed_cnn.safetensors");
+    let o = mnist_cnn(
+        &[
+            "import",
+            "--from",
+            "safetensors",
+            "--layout",
+            "pytorch",
+            keras.to_str().unwrap(),
+            "--out",
+            "runs",
+        ],
+        d,
+    );
+    assert!(
+        !o.status.success() && text(&o).contains("missing tensor(s) `0.weight` [32, 1, 3, 3]"),
+        "{}",
+        text(&o)
+    );
+    assert!(!d.join("runs/run-002").exists());
     // A bad file makes no run folder.
     std::fs::write(d.join("junk.safetensors"), b"not a tensor file").unwrap();
     let o = mnist_cnn(

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use burn::tensor::DType;
 use clap::Subcommand;
-use gradlab::cli::{LoopFlags, ModelArg};
+use gradlab::cli::{ExportArgs, LoopFlags, ModelArg};
 use gradlab::config::RunConfig;
 use rnn::config::{Engine, RnnConfig};
 use rnn::inference::{eval_text, load_model};
@@ -79,12 +79,7 @@ enum Command {
     },
     /// Write a saved model's weights as safetensors (burn's names and layouts: `wxh`, `whh`,
     /// `why`, `bh`, `by`; its model.json, with the vocabulary, in the file's metadata).
-    Export {
-        #[command(flatten)]
-        model: ModelArg,
-        /// The file to write (an existing file is never overwritten).
-        file: PathBuf,
-    },
+    Export(ExportArgs),
 }
 
 gradlab::train_flags! {
@@ -133,7 +128,7 @@ fn resolve_config(cli: &Cli) -> Result<RnnConfig> {
         Some(Command::Gradients { seed, data, .. }) => {
             gradlab::overrides!(cfg, origins; seed <- *seed, data_file <- data.clone() => "--data");
         }
-        Some(Command::Eval { .. } | Command::Export { .. }) => {}
+        Some(Command::Eval { .. } | Command::Export(_)) => {}
     }
     origins.check(cfg.validate())?;
     Ok(cfg)
@@ -153,21 +148,20 @@ fn run(cli: Cli) -> Result<()> {
         }) => sample_command(&cfg, &model, &prime, len, temperature),
         Some(Command::Eval { model, text }) => eval_command(&cfg, &model, &text),
         Some(Command::Gradients { steps, scales, .. }) => rnn::gradients::report(&cfg, steps, &scales),
-        Some(Command::Export { model, file }) => export_command(&cfg, &model, &file),
+        Some(Command::Export(args)) => export_command(&cfg, &args),
     }
 }
 
 /// `rnn export FILE`: the model as safetensors, its model.json in the metadata.
-fn export_command(cfg: &RnnConfig, model: &ModelArg, file: &Path) -> Result<()> {
-    let path = model.choose(&cfg.out_dir, MODEL_FILE)?;
+fn export_command(cfg: &RnnConfig, args: &ExportArgs) -> Result<()> {
+    let path = args.model.choose(&cfg.out_dir, MODEL_FILE)?;
     let m = load_model(&path)?;
     let cell = CharRnn::from_params(&m.params, &gradlab::backend::host_device(), DType::F32);
-    let manifest = path.parent().map(|d| d.join("model.json"));
     let producer = format!("gradlab rnn {}", env!("CARGO_PKG_VERSION"));
-    gradlab::exchange::export_module(&cell, file, &producer, manifest.as_deref())?;
+    gradlab::exchange::export_module(&cell, &args.file, &producer, &path)?;
     println!(
         "wrote {} (safetensors, burn layout, model.json in its metadata)",
-        file.display()
+        args.file.display()
     );
     Ok(())
 }

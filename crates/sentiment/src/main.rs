@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Subcommand;
 use gradlab::ResolvedBackend;
-use gradlab::cli::{LoopFlags, ModelArg};
+use gradlab::cli::{ExportArgs, LoopFlags, ModelArg};
 use gradlab::config::RunConfig;
 use sentiment::config::SentimentConfig;
 use sentiment::inference::load_classifier;
@@ -52,12 +52,7 @@ enum Command {
     },
     /// Write a saved model's weights as safetensors (burn's names and layouts; its model.json,
     /// with the tokenizer, in the file's metadata).
-    Export {
-        #[command(flatten)]
-        model: ModelArg,
-        /// The file to write (an existing file is never overwritten).
-        file: PathBuf,
-    },
+    Export(ExportArgs),
 }
 
 gradlab::train_flags! {
@@ -126,12 +121,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Predict { model, file, texts }) => {
             return predict_command(&cfg, &backend, &model, file.as_deref(), &texts);
         }
-        Some(Command::Export { model, file }) => {
+        Some(Command::Export(ExportArgs { model, file })) => {
             let path = model.choose(&cfg.out_dir, "model/model.json")?;
             let classifier = load_classifier(&path, &backend.device)?;
-            let manifest = path.parent().map(|d| d.join("model.json"));
             let producer = format!("gradlab sentiment {}", env!("CARGO_PKG_VERSION"));
-            gradlab::exchange::export_module(&classifier.model, &file, &producer, manifest.as_deref())?;
+            gradlab::exchange::export_module(&classifier.model, &file, &producer, &path)?;
             println!(
                 "wrote {} (safetensors, burn layout, model.json in its metadata)",
                 file.display()
