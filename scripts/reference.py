@@ -23,6 +23,12 @@ can abort (both bring LLVM, which refuses options registered twice). A missing o
 data file stops the script with an error naming the file (and the line).
 
     python3 scripts/reference.py [--batch 32] [--reps 50] [--threads N] [--data FILE] [--out FILE]
+                                 [--device cpu|cuda]
+
+--device cuda times PyTorch on CUDA device 0 (the model, the batch and the optimizer on the GPU,
+`torch.cuda.synchronize()` inside the timed region so the whole step is timed) and records the
+GPU's name; TensorFlow is left out. Without a CUDA device it says "no CUDA device" and why, and
+exits with status 1.
 """
 
 import argparse
@@ -165,30 +171,48 @@ def keras(batch, reps, threads, digits):
             "images_per_second": batch / median, "median_ms": median * 1e3, "reps": reps, "data": data}
 
 
-def torch_(batch, reps, threads, digits):
+class NoDevice(Exception):
+    """The requested device is not there (exit status 2 from a child process)."""
+
+
+def cuda_device(torch):
+    """The name of CUDA device 0, or NoDevice saying clearly why there is none."""
+    if not torch.cuda.is_available():
+        why = "this torch is built without CUDA" if getattr(torch.version, "cuda", None) is None \
+            else "no driver or no GPU visible"
+        raise NoDevice(f"no CUDA device: torch {torch.__version__} sees none ({why}; "
+                       "torch.cuda.is_available() is False); use --device cpu")
+    return torch.cuda.get_device_name(0)
+
+
+def torch_(batch, reps, threads, digits, device="cpu"):
     try:
         import torch
         from torch import nn
     except ImportError as e:
         return {"framework": "torch", "error": f"not installed ({e.name})"}
+    gpu = cuda_device(torch) if device == "cuda" else None
     if threads:
         torch.set_num_threads(threads)
-    model = torch_seed_model(nn)
+    model = torch_seed_model(nn).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
     loss_fn = nn.CrossEntropyLoss()
     pixels, labels, data = digits
-    x = (torch.tensor(pixels, dtype=torch.float32) / 255.0).reshape(batch, 1, 28, 28)
-    y = torch.tensor(labels, dtype=torch.int64)
+    x = (torch.tensor(pixels, dtype=torch.float32) / 255.0).reshape(batch, 1, 28, 28).to(device)
+    y = torch.tensor(labels, dtype=torch.int64).to(device)
 
     def step():
         opt.zero_grad()
         loss = loss_fn(model(x), y)
         loss.backward()
         opt.step()
+        if gpu:
+            torch.cuda.synchronize()  # the whole step, not just its launch, inside the timed region
         return loss.item()
 
     median = time_steps(step, reps)
-    return {"framework": "torch", "version": torch.__version__, "batch": batch,
+    version = torch.__version__ + (f" on {gpu} (CUDA {torch.version.cuda})" if gpu else "")
+    return {"framework": "torch", "version": version, "device": gpu or "cpu", "batch": batch,
             "images_per_second": batch / median, "median_ms": median * 1e3, "reps": reps, "data": data}
 
 
@@ -199,7 +223,10 @@ def one(framework, a):
     try:
         p = subprocess.run([sys.executable, os.path.abspath(__file__), "--only", framework,
                             "--batch", str(a.batch), "--reps", str(a.reps), "--threads", str(a.threads),
-                            "--data", os.path.abspath(a.data), "--out", path], capture_output=True, text=True)
+                            "--device", a.device, "--data", os.path.abspath(a.data), "--out", path],
+                           capture_output=True, text=True)
+        if p.returncode == 2:
+            return {"framework": framework, "error": (p.stderr.strip().splitlines() or ["no device"])[-1]}
         if p.returncode != 0:
             last = (p.stderr.strip().splitlines() or ["no message"])[-1]
             return {"framework": framework, "error": f"crashed (exit status {p.returncode}: {last})"}
@@ -218,6 +245,8 @@ def main():
                     help="the mnist-5k CSV (default: datasets/mnist-5k/mnist_5k.csv.gz in the repository)")
     ap.add_argument("--out", default="runs/bench/reference.json")
     ap.add_argument("--only", choices=["tensorflow", "torch"], help="time one framework in this process")
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                    help="cuda: PyTorch on CUDA device 0 (TensorFlow is timed on the CPU only)")
     a = ap.parse_args()
     if a.batch < 1 or a.reps < 1:
         sys.exit("error: --batch and --reps must be at least 1")
@@ -226,8 +255,16 @@ def main():
     except DataError as e:
         sys.exit(f"error: {e}")
     data = digits[2]
-    if a.only:
-        results = [(keras if a.only == "tensorflow" else torch_)(a.batch, a.reps, a.threads, digits)]
+    if a.only == "tensorflow":
+        results = [keras(a.batch, a.reps, a.threads, digits)]
+    elif a.only == "torch":
+        try:
+            results = [torch_(a.batch, a.reps, a.threads, digits, a.device)]
+        except NoDevice as e:
+            print(e, file=sys.stderr)
+            sys.exit(2)
+    elif a.device == "cuda":
+        results = [one("torch", a)]
     else:
         results = [one("tensorflow", a), one("torch", a)]
     for r in results:
@@ -248,6 +285,8 @@ def main():
     os.replace(a.out + ".tmp", a.out)
     if not a.only:
         print(f"wrote {a.out}")
+    if a.device == "cuda" and not a.only and not any("images_per_second" in r for r in results):
+        sys.exit(1)  # asked for the GPU and got nothing: say so in the exit status too
 
 
 if __name__ == "__main__":

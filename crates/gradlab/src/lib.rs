@@ -8,6 +8,7 @@
 //! - [`report`], [`progress`]: metrics files, plots, confusion matrices, progress bars.
 //! - [`runs`]: `run-NNN` folders and the `latest` pointer.
 //! - [`io`]: atomic file writes.
+//! - [`onnx`]: ONNX export (burn-onnx), with documented input/output names.
 
 pub mod backend;
 pub mod checkpoint;
@@ -17,6 +18,7 @@ pub mod data;
 pub mod exchange;
 pub mod guard;
 pub mod io;
+pub mod onnx;
 pub mod progress;
 pub mod report;
 pub mod runs;

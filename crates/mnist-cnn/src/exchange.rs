@@ -211,6 +211,32 @@ pub fn export_safetensors(model: &Cnn, layout: Layout, path: &Path) -> Result<()
     gradlab::exchange::write_safetensors(path, &from_burn(layout, burn), metadata)
 }
 
+/// The ONNX graph's input: float32 images, pixels scaled to 0..1 (white digit on black).
+pub const ONNX_INPUT: &str = "images";
+/// The ONNX graph's output: float32 class logits (softmax gives the probabilities).
+pub const ONNX_OUTPUT: &str = "logits";
+
+/// `model` as an ONNX file at `path` (never over an existing file): opset
+/// [`gradlab::onnx::OPSET`], input [`ONNX_INPUT`] `[batch, 1, 28, 28]`, output [`ONNX_OUTPUT`]
+/// `[batch, 10]`, `batch` symbolic; the weights embedded under their burn names
+/// (`conv1.weight`, OIHW; `fc1.weight`, in×out as in burn's layout: the graph multiplies by it
+/// as is). The graph is burn's stock layers (the fast path is the same function). `source`
+/// names the model file in the metadata. Returns the file's size in bytes.
+pub fn export_onnx(model: &Cnn, source: &Path, path: &Path) -> Result<u64> {
+    let model = model.clone().with_fast_path(false);
+    let device = gradlab::backend::host_device();
+    let images = |batch| burn::tensor::Tensor::<4>::zeros([batch, 1, 28, 28], &device);
+    let signature = gradlab::onnx::Signature {
+        input: ONNX_INPUT.into(),
+        output: ONNX_OUTPUT.into(),
+        doc: "gradlab's seed CNN on 28x28 digits: images [batch, 1, 28, 28] float32, pixels 0..1 \
+              (white digit on black, as MNIST) -> logits [batch, 10] (softmax for probabilities)"
+            .into(),
+        metadata: BTreeMap::from([("source".to_string(), source.display().to_string())]),
+    };
+    gradlab::onnx::export(&model, (images(2), images(3)), Cnn::forward, &signature, path)
+}
+
 /// `tensors` in the order of `expected`'s names (each is present: they come from the model).
 fn order_like(mut tensors: Vec<NamedTensor>, expected: &[(String, Vec<usize>)]) -> Vec<NamedTensor> {
     let rank = |t: &NamedTensor| expected.iter().position(|(n, _)| *n == t.name).unwrap_or(usize::MAX);

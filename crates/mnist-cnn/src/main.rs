@@ -11,7 +11,7 @@ use gradlab::config::RunConfig;
 use gradlab::exchange::FileKind;
 use mnist_cnn::config::MnistConfig;
 use mnist_cnn::data::DatasetName;
-use mnist_cnn::exchange::{Layout, export_safetensors, import_run};
+use mnist_cnn::exchange::{Layout, export_onnx, export_safetensors, import_run};
 use mnist_cnn::inference::{LoadedModel, evaluate, load_model, predict};
 use mnist_cnn::preprocess::{Fit, read_digit_image};
 use mnist_cnn::training::{TrainOptions, train};
@@ -52,10 +52,11 @@ enum Command {
         /// File format.
         #[arg(long, value_enum, default_value_t = ExportFormat::Safetensors)]
         format: ExportFormat,
-        /// Names and layouts: burn (gradlab's), pytorch (the PyTorch seed model's state_dict,
-        /// for `load_state_dict`) or keras (the Keras seed model's layers in order).
-        #[arg(long, value_enum, default_value_t = Layout::Burn)]
-        layout: Layout,
+        /// safetensors names and layouts: burn (gradlab's, the default), pytorch (the PyTorch
+        /// seed model's state_dict, for `load_state_dict`) or keras (the Keras seed model's
+        /// layers in order). Not for onnx (one graph, ONNX's own layouts).
+        #[arg(long, value_enum)]
+        layout: Option<Layout>,
     },
     /// Make a model from weights trained elsewhere (a new run folder), scored on the test split.
     Import {
@@ -76,6 +77,9 @@ enum Command {
 enum ExportFormat {
     /// safetensors: named float32 arrays (read by PyTorch, Keras, JAX, burn, …).
     Safetensors,
+    /// ONNX (opset 18): the whole model, weights included — input `images` [batch, 1, 28, 28],
+    /// output `logits` [batch, 10] (read by onnxruntime and other ONNX runtimes).
+    Onnx,
 }
 
 gradlab::train_flags! {
@@ -140,22 +144,52 @@ fn run(cli: Cli) -> Result<()> {
         }) => predict_command(&cfg, &model, image.as_deref(), fit, index),
         Some(Command::Export {
             target: ExportArgs { model, file },
-            format: ExportFormat::Safetensors,
+            format,
             layout,
-        }) => {
-            let path = model.choose(&cfg.out_dir, "model.bpk")?;
-            let loaded = load_model(&path, &gradlab::backend::host_device())?;
-            export_safetensors(&loaded.model, layout, &file)?;
+        }) => export_command(&cfg, &model, &file, format, layout),
+        Some(Command::Import { from, layout, file }) => import_command(&cfg, from, layout, &file),
+    }
+}
+
+/// `mnist-cnn export`: the chosen model's weights (safetensors) or whole graph (onnx) in `file`.
+fn export_command(
+    cfg: &MnistConfig,
+    model: &ModelArg,
+    file: &Path,
+    format: ExportFormat,
+    layout: Option<Layout>,
+) -> Result<()> {
+    let path = model.choose(&cfg.out_dir, "model.bpk")?;
+    let loaded = load_model(&path, &gradlab::backend::host_device())?;
+    match (format, layout) {
+        (ExportFormat::Safetensors, layout) => {
+            let layout = layout.unwrap_or(Layout::Burn);
+            export_safetensors(&loaded.model, layout, file)?;
             println!(
                 "wrote {} (safetensors, {} layout) from {}",
                 file.display(),
                 layout.as_str(),
                 loaded.path.display()
             );
-            Ok(())
         }
-        Some(Command::Import { from, layout, file }) => import_command(&cfg, from, layout, &file),
+        (ExportFormat::Onnx, Some(layout)) => anyhow::bail!(
+            "--layout {} is for safetensors files; an ONNX file holds the whole graph in ONNX's own layouts (leave --layout out)",
+            layout.as_str()
+        ),
+        (ExportFormat::Onnx, None) => {
+            let bytes = export_onnx(&loaded.model, &loaded.path, file)?;
+            let about = gradlab::onnx::describe(file)?;
+            println!(
+                "wrote {} (ONNX opset {}, {bytes} bytes) from {}\n  input  {}\n  output {}",
+                file.display(),
+                about.opset,
+                loaded.path.display(),
+                about.inputs.iter().map(|p| p.line()).collect::<Vec<_>>().join(", "),
+                about.outputs.iter().map(|p| p.line()).collect::<Vec<_>>().join(", "),
+            );
+        }
     }
+    Ok(())
 }
 
 /// `mnist-cnn import`: the new model's run folder and its test figures.

@@ -7,9 +7,10 @@
 //! - [`can_run`], [`runnable`]: skip (with a notice) or, in CI, require the wgpu/vulkan backends.
 //! - [`run_elsewhere`]: a copy of a binary run outside the checkout, as an installed one runs.
 //! - [`succeeds`], [`export_file`]: a command that must succeed; an `export` command's file.
+//! - [`python_with`]: skip (with a notice) or, in CI, require a Python with given modules.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use gradlab::{BackendConfig, BackendName, ResolvedBackend};
@@ -195,4 +196,51 @@ pub fn export_file(
     );
     assert_eq!(std::fs::read(file).unwrap(), bytes, "{} changed", file.display());
     (shapes, header.metadata().clone().unwrap_or_default())
+}
+
+/// Set (to anything) where the checks by other runtimes (Python's onnxruntime) must run: CI sets
+/// it, with [`PYTHON`] naming the interpreter of the venv it made, so a missing module fails the
+/// tests there instead of skipping them.
+pub const REQUIRE_PYTHON_CHECKS: &str = "GRADLAB_REQUIRE_PYTHON_CHECKS";
+
+/// The Python interpreter the tests use: `$GRADLAB_PYTHON`, else `python3` on the PATH.
+pub const PYTHON: &str = "GRADLAB_PYTHON";
+
+/// A Python interpreter that imports every one of `modules` (`["onnxruntime", "numpy"]`; none:
+/// any Python), or
+/// `None` after a one-line notice naming the pip command — unless [`REQUIRE_PYTHON_CHECKS`] is
+/// set, where a missing interpreter or module fails the test. `what` names the skipped test.
+pub fn python_with(modules: &[&str], what: &str) -> Option<PathBuf> {
+    let python = std::env::var_os(PYTHON).map_or_else(|| PathBuf::from("python3"), PathBuf::from);
+    let probe = Command::new(&python)
+        .arg("-c")
+        .arg(if modules.is_empty() {
+            "pass".to_string()
+        } else {
+            format!("import {}", modules.join(", "))
+        })
+        .output();
+    let problem = match probe {
+        Ok(o) if o.status.success() => return Some(python),
+        Ok(o) => String::from_utf8_lossy(&o.stderr)
+            .lines()
+            .last()
+            .unwrap_or("")
+            .to_string(),
+        Err(e) => format!("cannot run {}: {e}", python.display()),
+    };
+    if std::env::var_os(REQUIRE_PYTHON_CHECKS).is_some() {
+        panic!(
+            "{what} needs Python with {} ({REQUIRE_PYTHON_CHECKS} is set; {PYTHON}={}): {problem}",
+            modules.join(", "),
+            python.display()
+        );
+    }
+    let notice = format!(
+        "note: skipped {what}: {problem} — pip install {} (or set {PYTHON} to a Python that has them); \
+         {REQUIRE_PYTHON_CHECKS}=1 makes this a failure\n",
+        modules.join(" ")
+    );
+    std::io::stderr().write_all(notice.as_bytes()).ok();
+    None
 }
