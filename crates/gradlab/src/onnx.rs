@@ -36,14 +36,22 @@ pub struct Signature {
     pub metadata: BTreeMap<String, String>,
 }
 
-/// One input or output of an ONNX file: its name and dimensions (`None` = symbolic, with its
-/// symbol).
+/// One axis of an ONNX input or output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dim {
+    /// A fixed size.
+    Fixed(i64),
+    /// A symbolic size, by its symbol (`batch`).
+    Symbolic(String),
+}
+
+/// One input or output of an ONNX file: its name and axes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Port {
     /// The value's name.
     pub name: String,
-    /// Each axis: `Ok(size)` or `Err(symbol)` for a symbolic one.
-    pub dims: Vec<Result<i64, String>>,
+    /// Each axis.
+    pub dims: Vec<Dim>,
 }
 
 /// What [`describe`] reads back from an ONNX file.
@@ -155,9 +163,9 @@ pub fn describe(path: &Path) -> Result<Description> {
             .iter()
             .map(|d| {
                 if d.has_dim_value() {
-                    Ok(d.dim_value())
+                    Dim::Fixed(d.dim_value())
                 } else {
-                    Err(d.dim_param().to_string())
+                    Dim::Symbolic(d.dim_param().to_string())
                 }
             })
             .collect(),
@@ -200,8 +208,8 @@ impl Port {
             .dims
             .iter()
             .map(|d| match d {
-                Ok(n) => n.to_string(),
-                Err(symbol) => symbol.clone(),
+                Dim::Fixed(n) => n.to_string(),
+                Dim::Symbolic(symbol) => symbol.clone(),
             })
             .collect();
         format!("{}: [{}]", self.name, dims.join(", "))

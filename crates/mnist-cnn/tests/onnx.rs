@@ -7,7 +7,7 @@ use std::process::Output;
 
 use burn::data::dataset::Dataset;
 use burn::tensor::{Tensor, TensorData};
-use gradlab::onnx::{Port, describe};
+use gradlab::onnx::{Dim, Port, describe};
 use gradlab_testkit::{python_with, text};
 use mnist_cnn::exchange::export_onnx;
 use mnist_cnn::inference::load_model;
@@ -20,7 +20,10 @@ fn mnist_cnn(args: &[&str], cwd: &Path) -> Output {
 fn port(name: &str, dims: &[Option<i64>]) -> Port {
     Port {
         name: name.into(),
-        dims: dims.iter().map(|d| d.ok_or_else(|| "batch".to_string())).collect(),
+        dims: dims
+            .iter()
+            .map(|d| d.map_or_else(|| Dim::Symbolic("batch".into()), Dim::Fixed))
+            .collect(),
     }
 }
 
@@ -185,7 +188,7 @@ fn onnxruntime_gives_gradlabs_logits_on_100_test_digits() {
     // Straight to the terminal (the figure the README quotes; libtest captures eprintln!).
     let line = format!(
         "onnxruntime {}: max |logit difference| on 100 test digits {max_diff:.2e}\n",
-        doc["onnxruntime"]
+        doc["onnxruntime"].as_str().unwrap_or("?")
     );
     std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes()).ok();
     assert!(max_diff <= 1e-5, "onnxruntime and gradlab differ by {max_diff}");
