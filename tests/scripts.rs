@@ -136,11 +136,7 @@ fn gpu_report_runs_every_step_and_writes_report_md() {
     for name in ["bench", "mnist-cnn"] {
         let path = bin.join(name);
         std::fs::write(&path, stub).unwrap();
-        std::process::Command::new("chmod")
-            .arg("+x")
-            .arg(&path)
-            .status()
-            .unwrap();
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     }
     let report = dir.path().join("report");
     let o = bash(
@@ -164,7 +160,7 @@ fn gpu_report_runs_every_step_and_writes_report_md() {
         md.contains("| fashion-mnist-wgpu | failed (exit status 2): error: Fashion-MNIST not found (stand-in) |"),
         "{md}"
     );
-    // The bench ran without a reference file where reference.py made none.
+    // Each bench run got the plan's arguments.
     let bench_log = std::fs::read_to_string(report.join("bench-mnist-cnn.log")).unwrap();
     assert!(
         bench_log.contains("--models mnist-cnn --batch-sizes 1,32,256,1024"),

@@ -194,11 +194,7 @@ pub fn expect(
 /// Write `tensors` as a safetensors file at `path` with `metadata` in its header (atomically;
 /// an existing file is never overwritten).
 pub fn write_safetensors(path: &Path, tensors: &[NamedTensor], metadata: BTreeMap<String, String>) -> Result<()> {
-    ensure!(
-        !path.exists(),
-        "{} exists: gradlab does not overwrite it (choose another name or remove it)",
-        path.display()
-    );
+    crate::io::ensure_new(path)?;
     let bytes: Vec<Vec<u8>> = tensors
         .iter()
         .map(|t| t.values.iter().flat_map(|v| v.to_le_bytes()).collect())

@@ -38,6 +38,18 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
     result.with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// Refuse to write over `path`: an error naming it when something is there already. Every file
+/// gradlab exports is new (a user's file is never replaced); call this before the work that
+/// makes the bytes, so a refused export costs nothing.
+pub fn ensure_new(path: &Path) -> Result<()> {
+    anyhow::ensure!(
+        !path.exists(),
+        "{} exists: gradlab does not overwrite it (choose another name or remove it)",
+        path.display()
+    );
+    Ok(())
+}
+
 /// The bytes of `path`, refusing (before reading) a file over `max` bytes; `reader` names what
 /// reads it in the error (e.g. "`eval --text`").
 pub fn read_bounded(path: &Path, max: u64, reader: &str) -> Result<Vec<u8>> {

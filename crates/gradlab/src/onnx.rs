@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, bail};
 use burn::module::Module;
 use burn::tensor::Tensor;
 use burn_onnx::export::{AxisSpec, InputSpec, OnnxExporter};
@@ -85,11 +85,7 @@ pub fn export<M: Module, const DI: usize, const DO: usize>(
     signature: &Signature,
     path: &Path,
 ) -> Result<u64> {
-    ensure!(
-        !path.exists(),
-        "{} exists: gradlab does not overwrite it (choose another name or remove it)",
-        path.display()
-    );
+    crate::io::ensure_new(path)?;
     let axes = std::iter::once(AxisSpec::dynamic("batch"))
         .chain(std::iter::repeat_n(AxisSpec::Static, DI - 1))
         .collect::<Vec<_>>();

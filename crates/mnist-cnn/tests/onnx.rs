@@ -42,14 +42,19 @@ fn the_onnx_graph_has_the_documented_names_a_symbolic_batch_and_every_weight() {
     assert_eq!(about.outputs, [port("logits", &[None, Some(10)])]);
     // 5 layers × (weight, bias): every one of the 93,322 parameters, embedded.
     assert_eq!(about.weights, (10, 93_322));
-    for op in ["Conv", "Relu", "MaxPool"] {
-        assert!(
-            about.operators.iter().any(|o| o == op),
-            "{op} missing: {:?}",
-            about.operators
-        );
-    }
-    assert!(about.producer.starts_with("gradlab "), "{}", about.producer);
+    // The operators the mnist-cnn README lists, first uses in graph order: the convolution
+    // blocks, the flatten with a symbolic batch (Shape, Gather, Concat, Reshape), the dense layers.
+    assert_eq!(
+        about.operators,
+        [
+            "Conv", "Relu", "MaxPool", "Shape", "Gather", "Concat", "Reshape", "MatMul", "Add"
+        ]
+    );
+    assert!(
+        about.producer.starts_with("gradlab ") && about.producer.ends_with(" (burn-onnx 0.22.0 exporter)"),
+        "{}",
+        about.producer
+    );
     assert_eq!(about.metadata["source"], "runs/run-007/model.bpk");
 
     // Never over an existing file; the first file stays as it was.
@@ -168,6 +173,20 @@ fn onnxruntime_gives_gradlabs_logits_on_100_test_digits() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", text(&o));
+    // Images of the wrong size are refused by the script, naming the file and the shape.
+    std::fs::write(d.join("short.json"), r#"{"images": [[0.0, 0.5]]}"#).unwrap();
+    let bad = std::process::Command::new(&python)
+        .arg(&script)
+        .args(["logits", "cnn.onnx", "short.json", "short-out.json"])
+        .current_dir(d)
+        .output()
+        .unwrap();
+    assert!(
+        !bad.status.success() && text(&bad).contains("short.json: expected rows of 784 pixels, found shape (1, 2)"),
+        "{}",
+        text(&bad)
+    );
+    assert!(!d.join("short-out.json").exists());
     let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("ort.json")).unwrap()).unwrap();
     let theirs: Vec<Vec<f64>> = serde_json::from_value(doc["logits"].clone()).unwrap();
     assert_eq!(theirs.len(), 100);

@@ -96,19 +96,30 @@ pub fn can_run(name: BackendName, what: &str) -> bool {
     });
     match found {
         Ok(_) => true,
-        Err(e) if std::env::var_os(REQUIRE_GPU_BACKENDS).is_some() => {
-            panic!("backend {name} must be usable here ({REQUIRE_GPU_BACKENDS} is set): {e}")
-        }
-        Err(_) => {
-            // Straight to the terminal: libtest captures `eprintln!` of passing tests.
-            let notice = format!(
-                "note: skipped {what} on {name}: no usable adapter — install a Vulkan driver to run it \
-                 (apt-get install libvulkan1 mesa-vulkan-drivers); {REQUIRE_GPU_BACKENDS}=1 makes this a failure\n"
+        Err(e) => {
+            skip_unless_required(
+                REQUIRE_GPU_BACKENDS,
+                format!("backend {name} must be usable here ({REQUIRE_GPU_BACKENDS} is set): {e}"),
+                format!(
+                    "{what} on {name}: no usable adapter — install a Vulkan driver to run it \
+                     (apt-get install libvulkan1 mesa-vulkan-drivers)"
+                ),
             );
-            std::io::stderr().write_all(notice.as_bytes()).ok();
             false
         }
     }
+}
+
+/// A test's prerequisite is missing: panic with `failure` where the environment variable
+/// `require` is set (CI), else print `note: skipped {skipped}; {require}=1 makes this a failure`
+/// and return, for the caller to skip the test.
+fn skip_unless_required(require: &str, failure: String, skipped: String) {
+    if std::env::var_os(require).is_some() {
+        panic!("{failure}");
+    }
+    // Straight to the terminal: libtest captures `eprintln!` of passing tests.
+    let notice = format!("note: skipped {skipped}; {require}=1 makes this a failure\n");
+    std::io::stderr().write_all(notice.as_bytes()).ok();
 }
 
 /// The names among `names` (`"flex"`, `"wgpu"`, …; `"auto"` always) whose backend can run here
@@ -207,8 +218,7 @@ pub const REQUIRE_PYTHON_CHECKS: &str = "GRADLAB_REQUIRE_PYTHON_CHECKS";
 pub const PYTHON: &str = "GRADLAB_PYTHON";
 
 /// A Python interpreter that imports every one of `modules` (`["onnxruntime", "numpy"]`; none:
-/// any Python), or
-/// `None` after a one-line notice naming the pip command — unless [`REQUIRE_PYTHON_CHECKS`] is
+/// any Python), or `None` after a one-line notice naming the pip command — unless [`REQUIRE_PYTHON_CHECKS`] is
 /// set, where a missing interpreter or module fails the test. `what` names the skipped test.
 pub fn python_with(modules: &[&str], what: &str) -> Option<PathBuf> {
     let python = std::env::var_os(PYTHON).map_or_else(|| PathBuf::from("python3"), PathBuf::from);
@@ -229,18 +239,17 @@ pub fn python_with(modules: &[&str], what: &str) -> Option<PathBuf> {
             .to_string(),
         Err(e) => format!("cannot run {}: {e}", python.display()),
     };
-    if std::env::var_os(REQUIRE_PYTHON_CHECKS).is_some() {
-        panic!(
+    skip_unless_required(
+        REQUIRE_PYTHON_CHECKS,
+        format!(
             "{what} needs Python with {} ({REQUIRE_PYTHON_CHECKS} is set; {PYTHON}={}): {problem}",
             modules.join(", "),
             python.display()
-        );
-    }
-    let notice = format!(
-        "note: skipped {what}: {problem} — pip install {} (or set {PYTHON} to a Python that has them); \
-         {REQUIRE_PYTHON_CHECKS}=1 makes this a failure\n",
-        modules.join(" ")
+        ),
+        format!(
+            "{what}: {problem} — pip install {} (or set {PYTHON} to a Python that has them)",
+            modules.join(" ")
+        ),
     );
-    std::io::stderr().write_all(notice.as_bytes()).ok();
     None
 }
