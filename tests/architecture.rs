@@ -157,7 +157,15 @@ fn only_the_download_feature_links_an_http_client() {
         String::from_utf8_lossy(&o.stdout).into_owned()
     };
     let has_ureq = |t: &str| t.lines().any(|l| l.starts_with("ureq "));
-    for krate in ["calculus", "xor-backprop", "sentiment", "rnn", "bench", "mnist-cnn"] {
+    for krate in [
+        "calculus",
+        "xor-backprop",
+        "sentiment",
+        "rnn",
+        "bench",
+        "mnist-cnn",
+        "gradlab-web",
+    ] {
         assert!(!has_ureq(&tree(&["-p", krate])), "{krate} links an HTTP client");
     }
     assert!(
@@ -189,7 +197,7 @@ fn every_readme_has_a_title_and_balanced_code_fences() {
 const MODEL_CRATES: [&str; 4] = ["mnist-cnn", "sentiment", "rnn", "xor-backprop"];
 
 /// Every crate of the workspace, by kind: a new crate must be placed in one of them.
-const OTHER_CRATES: [&str; 5] = ["calculus", "bench", "fastconv", "gradlab", "testkit"];
+const OTHER_CRATES: [&str; 6] = ["calculus", "bench", "fastconv", "gradlab", "testkit", "web"];
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))

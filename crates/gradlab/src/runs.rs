@@ -101,8 +101,9 @@ impl ChosenModel {
     }
 }
 
-/// A run's headline figure from its `report.json`.
-fn headline(doc: &serde_json::Value) -> Option<String> {
+/// A run's headline figure from its `report.json` ("test accuracy 96.50 %", an RNN's
+/// validation nats/char), when it has one.
+pub fn headline(doc: &serde_json::Value) -> Option<String> {
     if let Some(a) = doc["test"]["accuracy"].as_f64() {
         return Some(format!("test accuracy {:.2} %", 100.0 * a));
     }

@@ -173,16 +173,54 @@ where
     })
 }
 
-/// Class probabilities for one 28×28 image (pixels 0–255, white digit on black).
-pub fn predict(model: &Cnn, pixels: &[u8], device: &Device) -> Result<[f32; NUM_CLASSES]> {
+/// One 28×28 image (pixels 0–255, white digit on black) as the model's input `[1, 1, 28, 28]`.
+fn image_tensor(pixels: &[u8], device: &Device) -> Result<Tensor<4>> {
     ensure!(pixels.len() == PIXELS, "expected {PIXELS} pixels, got {}", pixels.len());
-    let device = device.clone().without_autodiff();
     let x: Vec<f32> = pixels.iter().map(|&p| p as f32 / 255.0).collect();
-    let images = Tensor::<4>::from_data(TensorData::new(x, [1, 1, IMAGE_SIDE, IMAGE_SIDE]), &device);
-    let probs = softmax(model.valid().forward(images), 1).into_data();
+    Ok(Tensor::<4>::from_data(
+        TensorData::new(x, [1, 1, IMAGE_SIDE, IMAGE_SIDE]),
+        device,
+    ))
+}
+
+fn probabilities(model: &Cnn, images: Tensor<4>) -> [f32; NUM_CLASSES] {
+    let probs = softmax(model.forward(images), 1).into_data();
     let mut out = [0f32; NUM_CLASSES];
     for (o, p) in out.iter_mut().zip(probs.iter::<f32>()) {
         *o = p;
     }
-    Ok(out)
+    out
+}
+
+/// Class probabilities for one 28×28 image (pixels 0–255, white digit on black).
+pub fn predict(model: &Cnn, pixels: &[u8], device: &Device) -> Result<[f32; NUM_CLASSES]> {
+    let device = device.clone().without_autodiff();
+    Ok(probabilities(&model.valid(), image_tensor(pixels, &device)?))
+}
+
+/// Number of first-layer feature maps ([`DigitInsight::feature_maps`]).
+pub const FEATURE_MAPS: usize = 32;
+/// Side of a first-layer feature map (28 − 3 + 1).
+pub const FEATURE_SIDE: usize = 26;
+
+/// A prediction with the first layer's view of the image.
+#[derive(Debug, Clone)]
+pub struct DigitInsight {
+    /// Class probabilities (as [`predict`]).
+    pub probabilities: [f32; NUM_CLASSES],
+    /// The 32 feature maps of [`Cnn::first_layer`], map after map, row after row
+    /// (`FEATURE_MAPS × FEATURE_SIDE × FEATURE_SIDE` values, each ≥ 0).
+    pub feature_maps: Vec<f32>,
+}
+
+/// [`predict`], and the first layer's 32 feature maps of the image.
+pub fn predict_with_maps(model: &Cnn, pixels: &[u8], device: &Device) -> Result<DigitInsight> {
+    let device = device.clone().without_autodiff();
+    let model = model.valid();
+    let images = image_tensor(pixels, &device)?;
+    let maps = model.first_layer(images.clone()).into_data().convert::<f32>();
+    Ok(DigitInsight {
+        probabilities: probabilities(&model, images),
+        feature_maps: maps.iter::<f32>().collect(),
+    })
 }

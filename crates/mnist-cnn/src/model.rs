@@ -147,6 +147,17 @@ impl Cnn {
         self.forward_traced(images, |_, _| {})
     }
 
+    /// The first layer's feature maps, `relu(conv2d_1(images))`, before the pool: what each of
+    /// its 32 3×3 filters responds to (burn's stock convolution: the same function the fast
+    /// path computes fused with the pool).
+    ///
+    /// # Shapes
+    /// - `images`: `[batch, 1, 28, 28]`, pixels scaled to 0..1
+    /// - returns: `[batch, 32, 26, 26]`
+    pub fn first_layer(&self, images: Tensor<4>) -> Tensor<4> {
+        relu(self.conv1.forward(images))
+    }
+
     /// [`forward`](Self::forward), calling `trace(layer, output shape)` after every layer (used
     /// by the model summary).
     pub fn forward_traced(&self, images: Tensor<4>, mut trace: impl FnMut(&'static str, &[usize])) -> Tensor<2> {
@@ -195,5 +206,60 @@ impl Cnn {
         }
         s.push_str(&format!("{}\nTotal params: {}\n", "=".repeat(54), self.num_params()));
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::TensorData;
+
+    /// `first_layer` is `relu(b_c + Σ w_c·patch)` at every position, computed here by hand
+    /// from the layer's weights; its 2×2 max-pool is what `forward` feeds the second layer
+    /// (the fast path's fused kernel on flex, burn's stock layers elsewhere).
+    #[test]
+    fn first_layer_is_conv1_with_relu_by_hand() {
+        // flex: the backend with the fused kernel.
+        let device = gradlab::backend::host_device();
+        let model = crate::model::Cnn::new(&device).with_fast_path(true);
+        // The bias is zero at init: give it values so that ReLU cuts some and keeps others.
+        let mut model = model;
+        let b: Vec<f32> = (0..32).map(|c| (c as f32 - 16.0) * 0.02).collect();
+        model.conv1.bias = Some(Param::from_tensor(Tensor::from_data(
+            TensorData::new(b.clone(), [32]),
+            &device,
+        )));
+        let px: Vec<f32> = (0..784).map(|i| ((i * 37 % 101) as f32) / 100.0).collect();
+        let images = Tensor::<4>::from_data(TensorData::new(px.clone(), [1, 1, 28, 28]), &device);
+        let maps: Vec<f32> = model.first_layer(images.clone()).into_data().iter::<f32>().collect();
+        assert_eq!(maps.len(), 32 * 26 * 26);
+        let w: Vec<f32> = model.conv1.weight.val().into_data().iter::<f32>().collect(); // [32,1,3,3]
+        let mut worst = 0f32;
+        for c in 0..32 {
+            for y in 0..26 {
+                for x in 0..26 {
+                    let mut s = b[c];
+                    for ky in 0..3 {
+                        for kx in 0..3 {
+                            s += w[c * 9 + ky * 3 + kx] * px[(y + ky) * 28 + x + kx];
+                        }
+                    }
+                    worst = worst.max((s.max(0.0) - maps[(c * 26 + y) * 26 + x]).abs());
+                }
+            }
+        }
+        assert!(worst < 1e-5, "largest difference {worst}");
+        assert!(maps.contains(&0.0) && maps.iter().any(|&v| v > 0.0));
+        // The fused fast path's first block = max-pool of these maps.
+        let fused = fastconv::conv_relu_pool(
+            images,
+            model.conv1.weight.val(),
+            model.conv1.bias.as_ref().unwrap().val(),
+        );
+        let pooled = model
+            .pool
+            .forward(model.first_layer(Tensor::<4>::from_data(TensorData::new(px, [1, 1, 28, 28]), &device)));
+        let diff = (fused - pooled).abs().max().into_scalar::<f32>();
+        assert!(diff < 1e-5, "fused block vs pool(first_layer): {diff}");
     }
 }

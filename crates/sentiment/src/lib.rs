@@ -8,11 +8,13 @@
 //! - [`model`]: the two classifiers.
 //! - [`training`]: encoder fitting and the training loop; the seed's own run (`sentiment seed`).
 //! - [`inference`]: saved models, metrics, prediction.
+//! - [`explain`]: what a prediction rests on — each word's or n-gram's fate and contribution.
 //! - [`query`]: the defined behaviour for awkward user text; `sentiment predict`'s two modes.
 //! - [`config`]: the run configuration.
 
 pub mod config;
 pub mod data;
+pub mod explain;
 pub mod features;
 pub mod inference;
 pub mod model;

@@ -27,7 +27,7 @@
 use burn::module::{Module, Param};
 use burn::nn::{Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig};
 use burn::tensor::activation::relu;
-use burn::tensor::{Device, Int, Tensor};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 /// Which classifier.
@@ -97,6 +97,26 @@ impl SentimentModel {
             SentimentModel::Seed(m) => m.forward(ids, weights),
             SentimentModel::NbBigram(m) => m.forward(ids, weights),
         }
+    }
+
+    /// The NB model's weights `w_id` of the n-gram ids `ids` and its bias `b` (its logit is
+    /// `Σ r_j·w_id_j + b`, `r_j` the n-grams' NB ratios); `None` for the seed model, whose
+    /// output is not a sum over words.
+    pub fn ngram_weights(&self, ids: &[u32]) -> Option<(Vec<f32>, f32)> {
+        let SentimentModel::NbBigram(m) = self else {
+            return None;
+        };
+        let bias = m.bias.val().into_scalar::<f32>();
+        if ids.is_empty() {
+            return Some((Vec::new(), bias));
+        }
+        let table = m.weights.weight.val(); // [rows, 1]
+        let device = table.device();
+        let ids: Vec<i64> = ids.iter().map(|&i| i as i64).collect();
+        let n = ids.len();
+        let ids = Tensor::<1, Int>::from_data(TensorData::new(ids, [n]), &device);
+        let w = table.select(0, ids).into_data().convert::<f32>();
+        Some((w.iter::<f32>().collect(), bias))
     }
 
     /// The regularisation term added to the training loss (0 for the seed model).

@@ -127,6 +127,11 @@ impl NgramTable {
         self.index.get(gram).map(|&i| self.ratios[i as usize - 1])
     }
 
+    /// The id of a known n-gram.
+    pub fn id(&self, gram: &str) -> Option<u32> {
+        self.index.get(gram).copied()
+    }
+
     /// The known n-grams of `text`; unknown ones are dropped (they carry no evidence).
     pub fn encode(&self, text: &str) -> NgramFeatures {
         let mut f = NgramFeatures::default();

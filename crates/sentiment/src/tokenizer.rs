@@ -131,6 +131,13 @@ impl Tokenizer {
             .collect()
     }
 
+    /// The id `word` is encoded as when it is in the kept vocabulary (below `num_words`);
+    /// `None` for a word the model does not know (it becomes the OOV id, or is dropped).
+    pub fn kept_id(&self, word: &str) -> Option<u32> {
+        let limit = self.num_words.unwrap_or(usize::MAX);
+        self.index.get(word).copied().filter(|&i| (i as usize) < limit)
+    }
+
     /// How many of `text`'s words are in the kept vocabulary (not OOV, not dropped).
     pub fn known_words(&self, text: &str) -> usize {
         let oov = self.oov_index();

@@ -113,7 +113,7 @@ pub fn can_run(name: BackendName, what: &str) -> bool {
 /// A test's prerequisite is missing: panic with `failure` where the environment variable
 /// `require` is set (CI), else print `note: skipped {skipped}; {require}=1 makes this a failure`
 /// and return, for the caller to skip the test.
-fn skip_unless_required(require: &str, failure: String, skipped: String) {
+pub fn skip_unless_required(require: &str, failure: String, skipped: String) {
     if std::env::var_os(require).is_some() {
         panic!("{failure}");
     }
