@@ -9,6 +9,8 @@
 //! - [`runs`]: `run-NNN` folders and the `latest` pointer.
 //! - [`io`]: atomic file writes.
 //! - [`onnx`]: ONNX export (burn-onnx), with documented input/output names.
+//! - [`parallel`]: data-parallel training steps over several devices (burn's gradient
+//!   accumulation on the main device).
 
 pub mod backend;
 pub mod checkpoint;
@@ -19,6 +21,7 @@ pub mod exchange;
 pub mod guard;
 pub mod io;
 pub mod onnx;
+pub mod parallel;
 pub mod progress;
 pub mod report;
 pub mod runs;

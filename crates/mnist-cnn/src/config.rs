@@ -51,6 +51,11 @@ pub struct MnistConfig {
     /// wgpu/vulkan — and glibc's malloc keeps freed memory for reuse; `false`: burn's stock
     /// `Conv2d` + `relu` + `MaxPool2d`, allocator untouched.
     pub fast_path: bool,
+    /// Data-parallel training over these devices (`["flex", "flex"]`, `["wgpu:0", "wgpu:1"]`):
+    /// each step splits the batch across them; the first is the main device — it holds the
+    /// model and the optimizer, gathers the gradients and runs the evaluation — and replaces
+    /// `backend`/`adapter`. Empty (default): one device, `backend`.
+    pub devices: Vec<gradlab::parallel::DeviceSpec>,
 }
 
 impl Default for MnistConfig {
@@ -71,6 +76,7 @@ impl Default for MnistConfig {
             seed: 42,
             out_dir: "runs/mnist-cnn".into(),
             fast_path: true,
+            devices: Vec::new(),
         }
     }
 }

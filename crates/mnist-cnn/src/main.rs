@@ -99,6 +99,10 @@ gradlab::train_flags! {
         /// Use only the first N test images.
         #[arg(long, allow_negative_numbers = true)]
         test_limit: Option<usize>,
+        /// Train data-parallel over these devices, e.g. `flex,flex` or `wgpu:0,wgpu:1` (the first
+        /// holds the model and optimizer; overrides `devices`).
+        #[arg(long, value_delimiter = ',')]
+        devices: Option<Vec<gradlab::parallel::DeviceSpec>>,
         /// Continue the latest run from its last checkpoint (a finished run continues into a new
         /// run folder).
         #[arg(long)]
@@ -126,8 +130,21 @@ fn resolve_config(cli: &Cli) -> Result<(MnistConfig, bool)> {
         batch_size <- train.shared.batch_size,
         learning_rate <- train.lr => "--lr",
         train_limit <- train.train_limit,
+        devices <- train.devices,
     );
     origins.check(cfg.validate())?;
+    if let Some(main) = cfg.devices.first() {
+        // The first device is the run's backend.
+        if cfg.backend != gradlab::BackendName::Auto && cfg.backend != main.backend {
+            anyhow::bail!(
+                "`backend` = {} and `devices` = [{}] disagree: the first device is the main one; leave `backend` out",
+                cfg.backend,
+                cfg.devices.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+            );
+        }
+        cfg.backend = main.backend;
+        cfg.adapter = main.adapter;
+    }
     Ok((cfg, train.resume))
 }
 

@@ -22,7 +22,7 @@ use gradlab::runs::{latest_run, new_run_dir};
 use serde::{Deserialize, Serialize};
 
 use crate::config::MnistConfig;
-use crate::data::{MnistBatcher, Splits};
+use crate::data::{MnistBatch, MnistBatcher, Splits};
 use crate::inference::{EvalResult, evaluate, save_model};
 use crate::model::{Cnn, NUM_CLASSES};
 
@@ -127,9 +127,10 @@ pub fn train(
     say(format!("data: {}", splits.description));
     say(format!("run folder: {}", run_dir.display()));
 
+    let devices = data_parallel_devices(cfg, &device, &say)?;
     let mut last_eval = None;
     for epoch in first_epoch..=cfg.epochs {
-        let (trained, fit) = train_epoch(model, &mut optim, cfg, splits, epoch, &device, opts.verbose)?;
+        let (trained, fit) = train_epoch(model, &mut optim, cfg, splits, epoch, &devices, opts.verbose)?;
         model = trained;
         gradlab::guard::check_loss(
             &format!("epoch {epoch}"),
@@ -235,6 +236,68 @@ fn start(cfg: &MnistConfig, device: &Device, resume: bool, say: &dyn Fn(String))
     })
 }
 
+/// The devices each step runs on (autodiff): `device` (the main one) alone, or with the other
+/// `devices` of the config for data-parallel training ([`gradlab::parallel`]).
+fn data_parallel_devices(cfg: &MnistConfig, device: &Device, say: &dyn Fn(String)) -> Result<Vec<Device>> {
+    let mut devices = vec![device.clone()];
+    if cfg.devices.len() > 1 {
+        let others = gradlab::parallel::resolve_all(&cfg.devices[1..])?;
+        say(format!(
+            "data-parallel over {} devices: each batch split in {} shares; {} is the main device (model, optimizer, gathered gradients, evaluation); the others: {}",
+            cfg.devices.len(),
+            cfg.devices.len(),
+            cfg.devices[0],
+            others.iter().map(|r| r.describe()).collect::<Vec<_>>().join("; ")
+        ));
+        devices.extend(others.into_iter().map(|r| r.device.autodiff()));
+    }
+    Ok(devices)
+}
+
+/// One training step's gradients, the batch's mean loss (detached) and its correct predictions:
+/// on `devices[0]` alone, or data-parallel over `devices` (the batch split in contiguous shares).
+pub fn step_grads(model: &Cnn, batch: MnistBatch, devices: &[Device]) -> (GradientsParams, Tensor<1>, Tensor<1, Int>) {
+    let n = batch.targets.dims()[0];
+    if devices.len() == 1 {
+        let logits = model.forward(batch.images);
+        let loss = loss(logits.clone(), batch.targets.clone());
+        let hits = logits.detach().argmax(1).reshape([n]).equal(batch.targets).int().sum();
+        let mean = loss.clone().detach();
+        return (GradientsParams::from_grads(loss.backward(), model), mean, hits);
+    }
+    let main = &devices[0];
+    let main_int = batch.targets.dtype();
+    let parts = gradlab::parallel::shares(n, devices.len());
+    let (grads, mean, hits) = gradlab::parallel::step(model, &devices[..parts.len()], &parts, |m: Cnn, i, dev| {
+        let r = &parts[i];
+        let x = batch.images.clone().narrow(0, r.start, r.len()).to_device(dev);
+        // A moved tensor keeps its integer type; each backend computes in its own (flex i32,
+        // ndarray i64), so the labels take the worker's and the hit count the main device's.
+        let worker_int = Tensor::<1, Int>::zeros([1], dev).dtype();
+        let y = batch
+            .targets
+            .clone()
+            .narrow(0, r.start, r.len())
+            .to_device(dev)
+            .cast(worker_int);
+        let logits = m.forward(x);
+        let hits = logits
+            .clone()
+            .detach()
+            .argmax(1)
+            .reshape([r.len()])
+            .equal(y.clone())
+            .int()
+            .sum();
+        gradlab::parallel::ShareLoss {
+            loss: loss(logits, y),
+            extra: hits.to_device(main).cast(main_int),
+        }
+    });
+    let hits = hits.into_iter().reduce(|a, b| a + b).expect("at least one share");
+    (grads, mean, hits)
+}
+
 /// One epoch's training figures.
 struct EpochFit {
     /// Mean training loss.
@@ -255,9 +318,10 @@ fn train_epoch(
     cfg: &MnistConfig,
     splits: &Splits,
     epoch: usize,
-    device: &Device,
+    devices: &[Device],
     verbose: bool,
 ) -> Result<(Cnn, EpochFit)> {
+    let device = &devices[0];
     let loader = DataLoaderBuilder::new(MnistBatcher)
         .batch_size(cfg.batch_size)
         .shuffle(cfg.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64))
@@ -274,13 +338,10 @@ fn train_epoch(
     for (step, batch) in loader.iter().enumerate() {
         let batch = batch.context("loading a training batch")?;
         let n = batch.targets.dims()[0];
-        let logits = model.forward(batch.images);
-        let loss = loss(logits.clone(), batch.targets.clone());
-        let hits = logits.detach().argmax(1).reshape([n]).equal(batch.targets).int().sum();
-        loss_sum = loss_sum + loss.clone().detach().mul_scalar(n as f64);
+        let (grads, mean, hits) = step_grads(&model, batch, devices);
+        loss_sum = loss_sum + mean.mul_scalar(n as f64);
         correct = correct + hits;
         seen += n;
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = optim.step(cfg.learning_rate, model, grads);
         bar.inc(1);
         if verbose && (step % 25 == 24) && !bar.is_hidden() {
