@@ -128,8 +128,11 @@ fn word_items(tokenizer: &Tokenizer, maxlen: usize, truncating: Side, text: &str
             Side::Pre => &in_seq[..in_seq.len() - maxlen],
             Side::Post => &in_seq[maxlen..],
         };
+        // An unknown word stays `unknown` wherever it is: that says more than `cut`.
         for &i in cut {
-            items[i].fate = Fate::Cut;
+            if items[i].fate == Fate::Kept {
+                items[i].fate = Fate::Cut;
+            }
         }
     }
     items

@@ -11,14 +11,16 @@
 //! | an unknown path, or a `/runs/` path that is not a plot of a run | 404  |
 //! | a known path with the wrong method                            | 405    |
 //!
-//! Inference runs on the blocking pool, at most [`AppState::inference_slots`] at once; the
-//! models are shared read-only (`Arc`), so no lock is held across a request.
+//! Decoding, text checks and inference run on the blocking pool, at most
+//! [`AppState::inference_slots`] at once (the slot is held until the work ends, even when the
+//! client has gone); the models are shared read-only (`Arc`), so no lock is held across a
+//! request. Images over [`MAX_IMAGE_PIXELS`] are refused from their header, before decoding.
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -101,23 +103,55 @@ fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8], shape: &str) -> Resu
     serde_json::from_slice(bytes).map_err(|e| ApiError::bad(format!("malformed JSON ({e}); expected {shape}")))
 }
 
-/// Run `f` on the blocking pool once an inference slot is free.
+/// Run `f` — decoding, checks and inference, everything that costs CPU or memory in proportion
+/// to the request — on the blocking pool once an inference slot is free. The slot goes into the
+/// task, so a client that disconnects does not free it before the work is done.
 async fn infer<T: Send + 'static>(
     s: &AppState,
-    f: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    let _permit = s
+    let permit = s
         .inference_slots
-        .acquire()
+        .clone()
+        .acquire_owned()
         .await
         .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting down"))?;
-    match tokio::task::spawn_blocking(f).await {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}"))),
+    let task = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        f()
+    });
+    match task.await {
+        Ok(r) => r,
         Err(e) => Err(ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("inference failed: {e}"),
         )),
+    }
+}
+
+/// An internal failure (the model, not the request): 500.
+fn internal(e: anyhow::Error) -> ApiError {
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}"))
+}
+
+/// The most pixels an image sent to the server may have (2,000 × 2,000): a digit ends up
+/// 20 pixels tall, and decoding costs ~20 bytes per pixel. Checked from the image's header,
+/// before decoding.
+pub const MAX_IMAGE_PIXELS: u64 = 4_000_000;
+
+/// Refuse an image whose header says it is over [`MAX_IMAGE_PIXELS`]; an unreadable header is
+/// left to the decoder, which says what is wrong.
+fn check_image_size(bytes: &[u8]) -> Result<(), ApiError> {
+    let dims = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .ok()
+        .and_then(|r| r.into_dimensions().ok());
+    match dims {
+        Some((w, h)) if w as u64 * h as u64 > MAX_IMAGE_PIXELS => Err(ApiError::bad(format!(
+            "the image is {w}×{h} = {} pixels; this server takes at most {MAX_IMAGE_PIXELS} (scale it down: the digit ends up 20 pixels tall)",
+            w as u64 * h as u64
+        ))),
+        _ => Ok(()),
     }
 }
 
@@ -152,9 +186,7 @@ pub async fn digit(State(s): State<Arc<AppState>>, headers: HeaderMap, body: Res
     }
     let bytes = body_of(body)?;
     let (pixels, notes, warnings) = if is_image {
-        let img = mnist_cnn::preprocess::decode_digit(&bytes, mnist_cnn::preprocess::Fit::Auto)
-            .map_err(|e| ApiError::bad(format!("cannot use the image: {e:#}")))?;
-        (img.pixels, img.notes, img.warnings)
+        (Vec::new(), Vec::new(), Vec::new())
     } else {
         let p: PixelsBody = parse_json(&bytes, r#"{"pixels": [784 numbers in 0..1]}"#)?;
         if p.pixels.len() != mnist_cnn::data::PIXELS {
@@ -175,9 +207,17 @@ pub async fn digit(State(s): State<Arc<AppState>>, headers: HeaderMap, body: Res
         .clone()
         .map_err(|why| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("no digit model: {why}")))?;
     let device = s.backend.device.clone();
-    let input = pixels.clone();
-    let insight = infer(&s, move || {
-        mnist_cnn::inference::predict_with_maps(&served.model, &input, &device)
+    let (insight, pixels, notes, warnings) = infer(&s, move || {
+        let (pixels, notes, warnings) = if is_image {
+            check_image_size(&bytes)?;
+            let img = mnist_cnn::preprocess::decode_digit(&bytes, mnist_cnn::preprocess::Fit::Auto)
+                .map_err(|e| ApiError::bad(format!("cannot use the image: {e:#}")))?;
+            (img.pixels, img.notes, img.warnings)
+        } else {
+            (pixels, notes, warnings)
+        };
+        let insight = mnist_cnn::inference::predict_with_maps(&served.model, &pixels, &device).map_err(internal)?;
+        Ok((insight, pixels, notes, warnings))
     })
     .await?;
     let probs = insight.probabilities;
@@ -275,20 +315,19 @@ pub async fn sentiment(
         .sentiment
         .clone()
         .map_err(|why| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("no sentiment model: {why}")))?;
-    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let checked = sentiment::explain::check_all(&served.model, &refs).map_err(|(i, why)| {
-        let name = if texts.len() == 1 {
-            "the text".to_string()
-        } else {
-            format!("texts[{i}]")
-        };
-        ApiError::bad(format!("{name}: {why}"))
-    })?;
     let device = s.backend.device.clone();
     let model = served.clone();
     let results = infer(&s, move || {
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        sentiment::explain::explain(&model.model, &refs, &checked, &device)
+        let checked = sentiment::explain::check_all(&model.model, &refs).map_err(|(i, why)| {
+            let name = if texts.len() == 1 {
+                "the text".to_string()
+            } else {
+                format!("texts[{i}]")
+            };
+            ApiError::bad(format!("{name}: {why}"))
+        })?;
+        sentiment::explain::explain(&model.model, &refs, &checked, &device).map_err(internal)
     })
     .await?;
     Ok(Json(json!({ "model": served.model.spec.kind, "results": results })))
@@ -306,9 +345,11 @@ pub async fn runs(State(s): State<Arc<AppState>>) -> Json<Value> {
 /// `GET /runs/{crate}/{run}/{file}`: a run's SVG plot ([`crate::runs::plot_file`]), else 404.
 pub async fn plot(
     State(s): State<Arc<AppState>>,
-    Path((krate, run, file)): Path<(String, String, String)>,
+    path: Result<Path<(String, String, String)>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let not_found = || ApiError::new(StatusCode::NOT_FOUND, "no such plot");
+    // A path that does not even decode (invalid UTF-8, …) names no plot either.
+    let Path((krate, run, file)) = path.map_err(|_| not_found())?;
     let path = crate::runs::plot_file(&s.runs_dir, &krate, &run, &file).ok_or_else(not_found)?;
     let bytes = tokio::task::spawn_blocking(move || std::fs::read(path))
         .await

@@ -171,7 +171,7 @@ fn serve(listen: SocketAddr, opts: LoadOptions) -> Result<ExitCode> {
         println!("access token required: open http://{addr}/#token=<the token>");
     }
     println!("Ctrl-C stops it (requests in flight finish first).");
-    rt.block_on(server::serve(listener, std::sync::Arc::new(state), server::signal()))?;
+    rt.block_on(server::serve_until_signal(listener, std::sync::Arc::new(state)))?;
     println!("gradlab-web: stopped");
     Ok(ExitCode::SUCCESS)
 }

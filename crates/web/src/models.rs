@@ -39,8 +39,8 @@ pub struct AppState {
     pub runs_dir: PathBuf,
     /// When set, `/api/` and `/runs/` need `Authorization: Bearer <token>`.
     pub token: Option<String>,
-    /// At most this many inferences run at once (the others wait their turn).
-    pub inference_slots: tokio::sync::Semaphore,
+    /// At most this many requests are decoded and inferred at once (the others wait their turn).
+    pub inference_slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// What [`AppState::load`] needs.
@@ -57,6 +57,11 @@ pub struct LoadOptions {
     /// The access token, if any.
     pub token: Option<String>,
 }
+
+/// The most requests decoded and inferred at once: twice the cores (one waits on memory while the
+/// other computes), at most 16 — a 4-megapixel image takes ~80 MB while it is decoded, so the
+/// worst case stays near 1.3 GB.
+pub const MAX_SLOTS: usize = 16;
 
 /// The digit model inside a run folder.
 pub const MNIST_MODEL: &str = "model.bpk";
@@ -92,7 +97,7 @@ impl AppState {
             sentiment,
             runs_dir: opts.runs_dir,
             token: opts.token,
-            inference_slots: tokio::sync::Semaphore::new(cores.max(2)),
+            inference_slots: Arc::new(tokio::sync::Semaphore::new((2 * cores).min(MAX_SLOTS))),
         })
     }
 }

@@ -4,8 +4,9 @@
 //! Architecture Invariant: the server listens on loopback unless told otherwise, and a
 //! non-loopback address is refused without an access token ([`check_exposure`]); with a token,
 //! every `/api/` and `/runs/` request must carry it (`Authorization: Bearer <token>`), compared
-//! in constant time. The page itself (HTML, CSS, JS) holds no data and is served to anyone who
-//! reaches the port.
+//! in constant time; without a token, every request must be addressed to a loopback name
+//! (`Host`), so DNS rebinding cannot reach the API from a browser. The page itself (HTML, CSS,
+//! JS) holds no data and is served to anyone who may reach the port.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -47,7 +48,28 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 /// With a token set: `/api/` and `/runs/` need `Authorization: Bearer <token>` (401 otherwise).
+/// Without one (a loopback server): the `Host` must be a loopback name, so a web page whose own
+/// name was re-pointed at 127.0.0.1 (DNS rebinding) cannot read the API from a browser (403).
 async fn require_token(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    if s.token.is_none() {
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !loopback_host(host) {
+            eprintln!(
+                "gradlab-web: refused {} {}: Host {host:?} is not a loopback name",
+                req.method(),
+                req.uri().path()
+            );
+            return ApiError::new(
+                StatusCode::FORBIDDEN,
+                "this server answers only requests addressed to 127.0.0.1, localhost or [::1] (start it with an access token to serve other names)",
+            )
+            .into_response();
+        }
+    }
     if let Some(token) = &s.token {
         let path = req.uri().path();
         if path.starts_with("/api/") || path.starts_with("/runs/") {
@@ -71,6 +93,15 @@ async fn require_token(State(s): State<Arc<AppState>>, req: Request, next: Next)
         }
     }
     next.run(req).await
+}
+
+/// `127.0.0.1`, `localhost` or `[::1]`, with or without a port.
+fn loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().map(|h| format!("[{h}]")).unwrap_or_default(),
+        None => host.split(':').next().unwrap_or("").to_string(),
+    };
+    matches!(name.to_ascii_lowercase().as_str(), "127.0.0.1" | "localhost" | "[::1]")
 }
 
 /// Constant-time equality (the time depends on the lengths only).
@@ -119,6 +150,14 @@ pub fn read_token(file: Option<&std::path::Path>) -> Result<Option<String>> {
             token.len()
         );
     }
+    if let Some(c) = token
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "._~-".contains(*c)))
+    {
+        bail!(
+            "{from}: the access token may hold only letters, digits and . _ ~ - (it has {c:?}), so it travels unchanged in a URL and a header"
+        );
+    }
     Ok(Some(token))
 }
 
@@ -132,6 +171,35 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await
         .context("serving")
+}
+
+/// How long requests in flight get to finish after Ctrl-C/SIGTERM.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Serve until Ctrl-C or SIGTERM; requests in flight then get [`SHUTDOWN_GRACE`] to finish (a
+/// second signal, or the end of the grace, stops at once, saying so).
+pub async fn serve_until_signal(listener: tokio::net::TcpListener, state: Arc<AppState>) -> Result<()> {
+    let signalled = Arc::new(tokio::sync::Notify::new());
+    let notify = signalled.clone();
+    let serving = serve(listener, state, async move {
+        signal().await;
+        eprintln!("gradlab-web: stopping: finishing the requests in flight (Ctrl-C again stops at once)");
+        notify.notify_one();
+    });
+    let deadline = async {
+        signalled.notified().await;
+        tokio::select! {
+            _ = tokio::time::sleep(SHUTDOWN_GRACE) => eprintln!(
+                "gradlab-web: requests still in flight after {} s: stopping anyway",
+                SHUTDOWN_GRACE.as_secs()
+            ),
+            _ = signal() => eprintln!("gradlab-web: second signal: stopping at once"),
+        }
+    };
+    tokio::select! {
+        r = serving => r,
+        _ = deadline => Ok(()),
+    }
 }
 
 /// Completes on Ctrl-C or SIGTERM.
@@ -232,6 +300,31 @@ mod tests {
         assert!(!same(b"abcdefgh", b"abcdefgx"));
         assert!(!same(b"abcdefg", b"abcdefgh"));
         assert!(!same(b"", b"a"));
+    }
+
+    #[test]
+    fn only_loopback_names_pass_without_a_token() {
+        for ok in [
+            "127.0.0.1",
+            "127.0.0.1:8080",
+            "localhost:1",
+            "LOCALHOST",
+            "[::1]:80",
+            "[::1]",
+        ] {
+            assert!(loopback_host(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "evil.example",
+            "evil.example:8080",
+            "127.0.0.1.evil.example",
+            "localhost.evil",
+            "[::2]:80",
+            "10.0.0.1",
+        ] {
+            assert!(!loopback_host(bad), "{bad}");
+        }
     }
 
     #[test]

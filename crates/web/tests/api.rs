@@ -253,6 +253,27 @@ fn every_route_answers_and_every_bad_input_gets_its_status() {
             404,
             "",
         ),
+        (
+            "not UTF-8",
+            get(&format!("{u}/runs/mnist-cnn/run-001/%FF.svg"), &[]),
+            404,
+            "no such plot",
+        ),
+        (
+            "huge image",
+            post(&digit, Some("image/png"), &black_png(2001, 2001), &[]),
+            400,
+            "2001×2001 = 4004001 pixels; this server takes at most 4000000",
+        ),
+        (
+            "rebinding",
+            raw(
+                &server.addr,
+                "GET /api/runs HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n",
+            ),
+            403,
+            "only requests addressed to 127.0.0.1",
+        ),
     ];
     for (what, a, status, needle) in cases {
         assert_eq!(a.status, status, "{what}: {}", a.text());
@@ -263,6 +284,40 @@ fn every_route_answers_and_every_bad_input_gets_its_status() {
     // The server survived all of it.
     assert_eq!(get(&format!("{u}/api/status"), &[]).status, 200);
     server.stop().unwrap();
+}
+
+/// A black PNG of `w`×`h` (a few KiB however large).
+fn black_png(w: u32, h: u32) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::GrayImage::new(w, h)
+        .write_to(&mut out, image::ImageFormat::Png)
+        .unwrap();
+    out.into_inner()
+}
+
+/// A request written by hand (headers a client library would not send), and its answer.
+fn raw(addr: &std::net::SocketAddr, request: &str) -> Answer {
+    let mut conn = TcpStream::connect(addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    conn.write_all(request.as_bytes()).unwrap();
+    let mut bytes = Vec::new();
+    conn.read_to_end(&mut bytes).unwrap();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let content_type = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-type:")
+                .map(|v| v.trim().to_string())
+        })
+        .unwrap_or_default();
+    Answer {
+        status,
+        content_type,
+        body: body.as_bytes().to_vec(),
+    }
 }
 
 #[test]
@@ -378,7 +433,7 @@ fn shutdown_lets_a_request_in_flight_finish() {
     // Headers and half the body, then the stop signal, then the rest.
     write!(
         conn,
-        "POST /api/sentiment HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        "POST /api/sentiment HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
         body.len()
     )
     .unwrap();

@@ -14,7 +14,7 @@ const EXE: &str = env!("CARGO_BIN_EXE_gradlab-web");
 
 #[cfg(unix)]
 #[test]
-fn starts_without_models_serves_and_stops_on_sigterm() {
+fn starts_without_models_serves_and_stops_on_sigterm_waiting_for_requests_in_flight() {
     let tmp = tempfile::tempdir().unwrap();
     let mut child = Command::new(EXE)
         .args(["--listen", "127.0.0.1:0", "--backend", "flex"])
@@ -46,12 +46,26 @@ fn starts_without_models_serves_and_stops_on_sigterm() {
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
     assert_eq!(get(&format!("{url}/api/status"), &[]).status, 200);
 
-    // SIGTERM, as a service manager stops it (`kill`: the workspace forbids unsafe code).
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    // A request that never finishes (half its body sent) holds the shutdown...
+    let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+    let mut hung = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    std::io::Write::write_all(
+        &mut hung,
+        b"POST /api/sentiment HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // ...so SIGTERM (as a service manager stops it; `kill`: the workspace forbids unsafe code)
+    // waits for it, and a second SIGTERM stops the server at once.
+    let pid = child.id().to_string();
+    let term = || {
+        let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(status.success());
+    };
+    term();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(child.try_wait().unwrap().is_none(), "stopped with a request in flight");
+    term();
     let t = Instant::now();
     let code = loop {
         if let Some(s) = child.try_wait().unwrap() {
@@ -59,13 +73,20 @@ fn starts_without_models_serves_and_stops_on_sigterm() {
         }
         assert!(
             t.elapsed() < Duration::from_secs(20),
-            "still running 20 s after SIGTERM"
+            "still running 20 s after the second SIGTERM"
         );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(code.success(), "{code:?}");
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(
+        err.contains("finishing the requests in flight") && err.contains("second signal: stopping at once"),
+        "{err}"
+    );
+    drop(hung);
     assert!(rest.contains("gradlab-web: stopped"), "{rest}");
 }
 
@@ -89,6 +110,11 @@ fn refusals_name_what_is_wrong() {
             "--token-file short-token: the access token must be at least 16",
         ),
         (&["--token-file", "no-such-file"], &[], "--token-file no-such-file"),
+        (
+            &[],
+            &[("GRADLAB_WEB_TOKEN", "sixteen-chars-and%more")],
+            "may hold only letters, digits",
+        ),
         (
             &["--mnist-model", "no-such-run"],
             &[],

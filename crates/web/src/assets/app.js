@@ -6,7 +6,9 @@
 (function keepToken() {
   const m = location.hash.match(/token=([^&]+)/);
   if (m) {
-    sessionStorage.setItem("gradlab-token", decodeURIComponent(m[1]));
+    let t = m[1];
+    try { t = decodeURIComponent(t); } catch (_) { /* kept as written */ }
+    sessionStorage.setItem("gradlab-token", t);
     history.replaceState(null, "", location.pathname);
   }
 })();
