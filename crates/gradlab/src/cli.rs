@@ -72,7 +72,7 @@ impl ModelArg {
     /// finished run in `out_dir`; `file` is the model's path inside a run folder), named on
     /// stderr with when it was trained and its test figure.
     pub fn choose(&self, out_dir: &std::path::Path, file: &str) -> Result<PathBuf> {
-        let chosen = crate::runs::choose_model(self.model.as_deref(), out_dir, file)?;
+        let chosen = crate::runs::choose_model(self.model.as_deref(), "--model", out_dir, file)?;
         eprintln!("{}", chosen.describe());
         Ok(chosen.path)
     }

@@ -10,7 +10,7 @@ pub fn new_run_dir(out_dir: &Path) -> Result<PathBuf> {
     std::fs::create_dir_all(out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
     let next = std::fs::read_dir(out_dir)?
         .flatten()
-        .filter_map(|e| e.file_name().to_str()?.strip_prefix("run-")?.parse::<u32>().ok())
+        .filter_map(|e| run_number(e.file_name().to_str()?))
         .max()
         .unwrap_or(0)
         + 1;
@@ -19,6 +19,16 @@ pub fn new_run_dir(out_dir: &Path) -> Result<PathBuf> {
     std::fs::create_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     crate::io::atomic_write(&out_dir.join("latest"), name.as_bytes())?;
     Ok(dir)
+}
+
+/// The number of a run folder's name: `run-` followed by digits only (`run-007` → 7); `None`
+/// for any other name.
+pub fn run_number(name: &str) -> Option<u32> {
+    let digits = name.strip_prefix("run-")?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
 }
 
 /// The run folder `<out_dir>/latest` names.
@@ -54,8 +64,10 @@ pub struct ChosenModel {
     pub path: PathBuf,
     /// Why it is a toy (its [`TOY_MARK`]), when it is one.
     pub toy: Option<String>,
-    /// True when no `--model` was given and the newest finished run was picked.
+    /// True when no model was named and the newest finished run was picked.
     pub by_default: bool,
+    /// The option that names a model (`--model`), for the messages.
+    pub flag: String,
 }
 
 impl ChosenModel {
@@ -80,7 +92,7 @@ impl ChosenModel {
             facts.push(format!("a toy: {why}"));
         }
         if self.by_default {
-            facts.push("the newest finished run; --model chooses another".into());
+            facts.push(format!("the newest finished run; {} chooses another", self.flag));
         }
         if !facts.is_empty() {
             s.push_str(&format!(" ({})", facts.join("; ")));
@@ -113,10 +125,11 @@ pub fn headline(doc: &serde_json::Value) -> Option<String> {
         .map(|v| format!("validation {v:.3} nats/char"))
 }
 
-/// The model to use: `given` — a run folder, or a model file/folder inside one — or, when
+/// The model to use: `given` (the value of the option `flag`, e.g. `--model`) — a run folder,
+/// or a model file/folder inside one — or, when
 /// `None`, the newest finished run in `out_dir` (one holding `model_rel` and its `report.json`), preferring runs not
 /// marked as toys ([`TOY_MARK`]); unfinished runs (stopped by Ctrl-C, failed) are passed over.
-pub fn choose_model(given: Option<&Path>, out_dir: &Path, model_rel: &str) -> Result<ChosenModel> {
+pub fn choose_model(given: Option<&Path>, flag: &str, out_dir: &Path, model_rel: &str) -> Result<ChosenModel> {
     let toy_of = |path: &Path| {
         let mark = path.parent()?.join(TOY_MARK);
         let text = std::fs::read_to_string(mark).ok()?;
@@ -136,11 +149,11 @@ pub fn choose_model(given: Option<&Path>, out_dir: &Path, model_rel: &str) -> Re
             p.to_path_buf()
         };
         if !path.exists() {
-            bail!("--model {}: no such file or folder", p.display());
+            bail!("{flag} {}: no such file or folder", p.display());
         }
         if path.is_dir() {
             bail!(
-                "--model {}: not a run folder or a model (no {model_rel} inside)",
+                "{flag} {}: not a run folder or a model (no {model_rel} inside)",
                 p.display()
             );
         }
@@ -148,13 +161,14 @@ pub fn choose_model(given: Option<&Path>, out_dir: &Path, model_rel: &str) -> Re
             toy: toy_of(&path),
             path,
             by_default: false,
+            flag: flag.to_string(),
         });
     }
     let mut runs: Vec<(u32, PathBuf)> = std::fs::read_dir(out_dir)
         .map(|rd| {
             rd.flatten()
                 .filter_map(|e| {
-                    let n = e.file_name().to_str()?.strip_prefix("run-")?.parse::<u32>().ok()?;
+                    let n = run_number(e.file_name().to_str()?)?;
                     Some((n, e.path()))
                 })
                 .collect()
@@ -180,9 +194,10 @@ pub fn choose_model(given: Option<&Path>, out_dir: &Path, model_rel: &str) -> Re
             toy: toy_of(&path),
             path,
             by_default: true,
+            flag: flag.to_string(),
         }),
         None => bail!(
-            "no finished run in {} (none holds {model_rel}): train first, or pass --model",
+            "no finished run in {} (none holds {model_rel}): train first, or pass {flag}",
             out_dir.display()
         ),
     }
@@ -238,6 +253,15 @@ pub fn print_run_files(model: &Path, run_dir: &Path, plot: &str, config: bool) {
 mod tests {
     use super::*;
 
+    #[test]
+    fn run_numbers_are_digits_only() {
+        assert_eq!(run_number("run-007"), Some(7));
+        assert_eq!(run_number("run-12"), Some(12));
+        for not in ["run-", "run-+5", "run--1", "run-1x", "run-1 ", "latest", "xrun-1"] {
+            assert_eq!(run_number(not), None, "{not}");
+        }
+    }
+
     fn run(out: &Path, n: u32, finished: bool, toy: bool) -> PathBuf {
         let d = out.join(format!("run-{n:03}"));
         std::fs::create_dir_all(d.join("model")).unwrap();
@@ -255,7 +279,9 @@ mod tests {
     fn the_default_model_is_the_newest_finished_full_run() {
         let tmp = tempfile::tempdir().unwrap();
         let out = tmp.path();
-        let err = choose_model(None, out, "model/model.json").unwrap_err().to_string();
+        let err = choose_model(None, "--model", out, "model/model.json")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("no finished run") && err.contains("--model"), "{err}");
         run(out, 1, true, false);
         run(out, 2, true, false);
@@ -263,7 +289,7 @@ mod tests {
         run(out, 4, false, false); // stopped by Ctrl-C
         let half = run(out, 5, false, false); // stopped mid-training, its model saved so far
         std::fs::write(half.join("model/model.json"), "{}").unwrap();
-        let c = choose_model(None, out, "model/model.json").unwrap();
+        let c = choose_model(None, "--model", out, "model/model.json").unwrap();
         assert_eq!(c.path, out.join("run-002/model/model.json"));
         assert!(c.by_default && c.toy.is_none());
         let line = c.describe();
@@ -275,7 +301,7 @@ mod tests {
         let tmp2 = tempfile::tempdir().unwrap();
         run(tmp2.path(), 1, true, true);
         run(tmp2.path(), 2, true, true);
-        let c = choose_model(None, tmp2.path(), "model/model.json").unwrap();
+        let c = choose_model(None, "--model", tmp2.path(), "model/model.json").unwrap();
         assert_eq!(c.path, tmp2.path().join("run-002/model/model.json"));
         assert!(
             c.describe().contains("a toy: trained with --limit 5"),
@@ -288,7 +314,7 @@ mod tests {
     fn an_imported_model_is_said_to_be_imported() {
         let tmp = tempfile::tempdir().unwrap();
         let d = run(tmp.path(), 1, true, false);
-        let c = choose_model(None, tmp.path(), "model/model.json").unwrap();
+        let c = choose_model(None, "--model", tmp.path(), "model/model.json").unwrap();
         assert!(c.describe().contains("(trained 20"), "{}", c.describe());
         let import = r#"{"command": "import", "test": {"accuracy": 0.5}}"#;
         std::fs::write(d.join("report.json"), import).unwrap();
@@ -305,15 +331,20 @@ mod tests {
         let d = run(tmp.path(), 7, true, false);
         let want = d.join("model/model.json");
         for given in [d.clone(), d.join("model"), want.clone()] {
-            let c = choose_model(Some(&given), Path::new("/nonexistent"), "model/model.json").unwrap();
+            let c = choose_model(Some(&given), "--model", Path::new("/nonexistent"), "model/model.json").unwrap();
             assert_eq!(c.path, want, "{}", given.display());
             assert!(!c.by_default);
         }
-        let err = choose_model(Some(&tmp.path().join("nope")), tmp.path(), "model/model.json")
-            .unwrap_err()
-            .to_string();
+        let err = choose_model(
+            Some(&tmp.path().join("nope")),
+            "--model",
+            tmp.path(),
+            "model/model.json",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("no such file"), "{err}");
-        let err = choose_model(Some(tmp.path()), tmp.path(), "model/model.json")
+        let err = choose_model(Some(tmp.path()), "--model", tmp.path(), "model/model.json")
             .unwrap_err()
             .to_string();
         assert!(err.contains("not a run folder"), "{err}");

@@ -185,8 +185,9 @@ pub async fn digit(State(s): State<Arc<AppState>>, headers: HeaderMap, body: Res
         ));
     }
     let bytes = body_of(body)?;
-    let (pixels, notes, warnings) = if is_image {
-        (Vec::new(), Vec::new(), Vec::new())
+    // JSON: the model input itself, checked here; an image is decoded in the bounded slot below.
+    let given = if is_image {
+        None
     } else {
         let p: PixelsBody = parse_json(&bytes, r#"{"pixels": [784 numbers in 0..1]}"#)?;
         if p.pixels.len() != mnist_cnn::data::PIXELS {
@@ -199,8 +200,7 @@ pub async fn digit(State(s): State<Arc<AppState>>, headers: HeaderMap, body: Res
         if let Some((i, v)) = p.pixels.iter().enumerate().find(|(_, v)| !(0.0..=1.0).contains(*v)) {
             return Err(ApiError::bad(format!("pixels[{i}] = {v}: every value must be in 0..1")));
         }
-        let px = p.pixels.iter().map(|&v| (v * 255.0).round() as u8).collect();
-        (px, Vec::new(), Vec::new())
+        Some(p.pixels.iter().map(|&v| (v * 255.0).round() as u8).collect())
     };
     let served = s
         .mnist
@@ -208,13 +208,14 @@ pub async fn digit(State(s): State<Arc<AppState>>, headers: HeaderMap, body: Res
         .map_err(|why| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("no digit model: {why}")))?;
     let device = s.backend.device.clone();
     let (insight, pixels, notes, warnings) = infer(&s, move || {
-        let (pixels, notes, warnings) = if is_image {
-            check_image_size(&bytes)?;
-            let img = mnist_cnn::preprocess::decode_digit(&bytes, mnist_cnn::preprocess::Fit::Auto)
-                .map_err(|e| ApiError::bad(format!("cannot use the image: {e:#}")))?;
-            (img.pixels, img.notes, img.warnings)
-        } else {
-            (pixels, notes, warnings)
+        let (pixels, notes, warnings) = match given {
+            Some(pixels) => (pixels, Vec::new(), Vec::new()),
+            None => {
+                check_image_size(&bytes)?;
+                let img = mnist_cnn::preprocess::decode_digit(&bytes, mnist_cnn::preprocess::Fit::Auto)
+                    .map_err(|e| ApiError::bad(format!("cannot use the image: {e:#}")))?;
+                (img.pixels, img.notes, img.warnings)
+            }
         };
         let insight = mnist_cnn::inference::predict_with_maps(&served.model, &pixels, &device).map_err(internal)?;
         Ok((insight, pixels, notes, warnings))

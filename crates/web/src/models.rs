@@ -110,15 +110,14 @@ fn slot<T>(
     train: &str,
     load: impl FnOnce(&Path) -> Result<T>,
 ) -> Result<Slot<T>> {
-    let chosen = match choose_model(given, out_dir, model_rel) {
+    let chosen = match choose_model(given, flag, out_dir, model_rel) {
         Ok(c) => c,
         Err(e) if given.is_none() => {
             return Ok(Err(format!(
                 "{e:#}. Train one with `{train}`, then restart gradlab-web."
             )));
         }
-        // choose_model's messages name `--model`; here the flag is this model's own.
-        Err(e) => anyhow::bail!("{}", format!("{e:#}").replacen("--model", flag, 1)),
+        Err(e) => return Err(e),
     };
     let what = given.map_or_else(
         || chosen.path.display().to_string(),
@@ -132,7 +131,7 @@ fn slot<T>(
     };
     Ok(Ok(Arc::new(Served {
         model,
-        describe: chosen.describe().replacen("--model", flag, 1),
+        describe: chosen.describe(),
         path: chosen.path,
     })))
 }

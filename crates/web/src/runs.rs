@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
+use gradlab::runs::run_number;
 use serde::Serialize;
 
 /// The crates whose runs are listed, in the page's order.
@@ -78,14 +79,6 @@ pub fn list(runs_dir: &Path) -> Vec<CrateRuns> {
         .collect()
 }
 
-fn run_number(name: &str) -> Option<u32> {
-    let digits = name.strip_prefix("run-")?;
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
-}
-
 fn describe(name: &str, dir: &Path, run: String) -> Run {
     let report: Option<serde_json::Value> = std::fs::read_to_string(dir.join("report.json"))
         .ok()
@@ -105,17 +98,14 @@ fn describe(name: &str, dir: &Path, run: String) -> Run {
         finished: report.is_some(),
         headline: report.as_ref().and_then(gradlab::runs::headline),
         command: report.as_ref().and_then(|r| text(&r["command"])),
+        // Every run report holds `ResolvedBackend::to_json()` under "backend".
         backend: report.as_ref().and_then(|r| {
-            text(&r["backend"])
-                .or_else(|| text(&r["backend"]["describe"]))
-                .or_else(|| {
-                    let b = &r["backend"];
-                    Some(format!(
-                        "{} on {}",
-                        b["backend"].as_str()?,
-                        b["adapter"]["name"].as_str()?
-                    ))
-                })
+            let b = &r["backend"];
+            Some(format!(
+                "{} on {}",
+                b["backend"].as_str()?,
+                b["adapter"]["name"].as_str()?
+            ))
         }),
         toy: std::fs::read_to_string(dir.join(gradlab::runs::TOY_MARK))
             .ok()
