@@ -47,6 +47,8 @@ fn only_gradlab_backend_names_concrete_backends() {
     ];
     let allowed = [
         root().join("crates/gradlab/src/backend.rs"),
+        // Burn's remote backend: the client's device and the server (feature `remote`).
+        root().join("crates/gradlab/src/remote.rs"),
         root().join("crates/fastconv"),
     ];
     let mut offenders = Vec::new();
@@ -174,6 +176,114 @@ fn only_the_download_feature_links_an_http_client() {
     );
 }
 
+/// `cargo tree` of the whole workspace with `args`, offline, as text.
+fn cargo_tree(args: &[&str]) -> String {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let o = std::process::Command::new(&cargo)
+        .args(["tree", "--prefix", "none", "--offline"])
+        .args(args)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Each package of the whole workspace's build (`name vX.Y.Z`) with the features it is built
+/// with, for `extra` cargo arguments.
+fn workspace_features(extra: &[&str]) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let text = cargo_tree(&[&["--workspace", "-e", "features", "-f", "{p}|{f}"][..], extra].concat());
+    let mut map = std::collections::BTreeMap::<String, std::collections::BTreeSet<String>>::new();
+    for line in text.lines() {
+        let Some((package, features)) = line.split_once('|') else {
+            continue;
+        };
+        let mut words = package.split_whitespace();
+        let (Some(name), Some(version)) = (words.next(), words.next()) else {
+            continue;
+        };
+        let features = features.split_whitespace().next().unwrap_or("");
+        map.entry(format!("{name} {version}"))
+            .or_default()
+            .extend(features.split(',').filter(|f| !f.is_empty()).map(str::to_string));
+    }
+    map
+}
+
+/// Architecture Invariant: a `--features remote` build compiles only burn's top crates, the HTTP
+/// stack's and the workspace's again: every crate below (CubeCL, the backends, tokio, …) gets
+/// the same features as in the default build, so it is built once for both. The pins that make
+/// this so are `crates/workspace-hack`; a Burn update that needs another pin fails here, naming
+/// the crate and its features.
+#[test]
+fn a_remote_build_shares_the_backends_with_a_default_one() {
+    let default = workspace_features(&[]);
+    let remote = workspace_features(&["--features", "remote"]);
+    let rebuilt_anyway = [
+        "burn",
+        "burn-core",
+        "burn-tensor",
+        "burn-dispatch", // the feature itself
+        "axum",
+        "axum-core",
+        "hyper",
+        "hyper-util",
+        "tower",
+        "sync_wrapper", // gradlab-web's HTTP stack
+        "gradlab",
+        "gradlab-serve",
+        "gradlab-tests",
+        "bench",
+        "calculus",
+        "mnist-cnn",
+        "rnn",
+        "sentiment",
+        "xor-backprop",
+    ];
+    assert!(default.len() > 200, "{} packages", default.len());
+    let mut differ = Vec::new();
+    for (package, features) in &default {
+        let name = package.split(' ').next().unwrap_or_default();
+        if rebuilt_anyway.contains(&name) {
+            continue;
+        }
+        if let Some(other) = remote.get(package)
+            && other != features
+        {
+            differ.push(format!(
+                "{package}: remote adds {:?}",
+                other.difference(features).collect::<Vec<_>>()
+            ));
+        }
+    }
+    assert!(
+        differ.is_empty(),
+        "pin these in crates/workspace-hack/Cargo.toml:\n{}",
+        differ.join("\n")
+    );
+}
+
+/// Architecture Invariant: Burn's remote backend (and its network stack) is linked only with the
+/// opt-in `remote` feature.
+#[test]
+fn only_the_remote_feature_links_burn_remote() {
+    let has = |t: &str| t.lines().any(|l| l.starts_with("burn-remote "));
+    for krate in ["mnist-cnn", "bench", "gradlab-web"] {
+        assert!(
+            !has(&cargo_tree(&["-e", "normal", "-p", krate])),
+            "{krate} links burn-remote"
+        );
+    }
+    assert!(has(&cargo_tree(&[
+        "-e",
+        "normal",
+        "-p",
+        "mnist-cnn",
+        "--features",
+        "remote"
+    ])));
+}
+
 /// Every README starts with a title and closes every code fence (an odd count renders half the
 /// page as code, as xor-backprop's once did).
 #[test]
@@ -197,7 +307,16 @@ fn every_readme_has_a_title_and_balanced_code_fences() {
 const MODEL_CRATES: [&str; 4] = ["mnist-cnn", "sentiment", "rnn", "xor-backprop"];
 
 /// Every crate of the workspace, by kind: a new crate must be placed in one of them.
-const OTHER_CRATES: [&str; 6] = ["calculus", "bench", "fastconv", "gradlab", "testkit", "web"];
+const OTHER_CRATES: [&str; 8] = [
+    "calculus",
+    "bench",
+    "fastconv",
+    "gradlab",
+    "testkit",
+    "web",
+    "serve",
+    "workspace-hack",
+];
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))

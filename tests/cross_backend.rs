@@ -11,7 +11,7 @@ use mnist_cnn::data::MnistBatcher;
 use mnist_cnn::model::Cnn;
 
 fn config(backend: BackendName, adapter: AdapterChoice) -> BackendConfig {
-    BackendConfig { backend, adapter }
+    BackendConfig::local(backend, adapter)
 }
 
 #[test]

@@ -19,6 +19,11 @@ pub struct BenchConfig {
     pub backends: Vec<BackendName>,
     /// wgpu/vulkan adapter.
     pub adapter: gradlab::AdapterChoice,
+    /// The `remote` backend's gradlab-serve, `ws://HOST:PORT`; none: a server on loopback in
+    /// the bench's own process, serving flex (the protocol's overhead, no network).
+    pub remote_url: Option<gradlab::RemoteUrl>,
+    /// That server's access token file (else `$GRADLAB_REMOTE_TOKEN`).
+    pub remote_token_file: Option<PathBuf>,
     /// Models to time.
     pub models: Vec<ModelName>,
     /// Batch sizes of the sweep.
@@ -55,6 +60,8 @@ impl Default for BenchConfig {
                 BackendName::Vulkan,
             ],
             adapter: gradlab::AdapterChoice::Default,
+            remote_url: None,
+            remote_token_file: None,
             models: ModelName::ALL.to_vec(),
             batch_sizes: vec![1, 8, 32, 128, 512],
             warmup: 2,

@@ -41,15 +41,24 @@ pub fn resolve_backends(cfg: &BenchConfig) -> (Vec<ResolvedBackend>, Vec<Backend
     let mut ok = Vec::new();
     let mut status = Vec::new();
     for &b in &cfg.backends {
-        match gradlab::backend::resolve(&BackendConfig {
-            backend: b,
-            adapter: cfg.adapter,
-        }) {
+        let (config, note) = match remote_config(cfg, b) {
+            Ok(found) => found,
+            Err(e) => {
+                status.push(BackendStatus {
+                    backend: b,
+                    status: "skipped".into(),
+                    detail: format!("{e:#}"),
+                    resolved: None,
+                });
+                continue;
+            }
+        };
+        match gradlab::backend::resolve(&config) {
             Ok(r) => {
                 status.push(BackendStatus {
                     backend: b,
                     status: "used".into(),
-                    detail: r.describe(),
+                    detail: format!("{}{note}", r.describe()),
                     resolved: Some(r.to_json()),
                 });
                 ok.push(r);
@@ -63,6 +72,43 @@ pub fn resolve_backends(cfg: &BenchConfig) -> (Vec<ResolvedBackend>, Vec<Backend
         }
     }
     (ok, status)
+}
+
+/// The backend config for `b`, and a note for its status line: for `remote` without a
+/// `remote_url`, a server on loopback inside this process, serving flex (started once, kept
+/// for the process's life), so the bench measures the protocol's overhead with no network.
+fn remote_config(cfg: &BenchConfig, b: BackendName) -> anyhow::Result<(BackendConfig, &'static str)> {
+    let mut config = BackendConfig::local(b, cfg.adapter);
+    if b != BackendName::Remote {
+        return Ok((config, ""));
+    }
+    let spec = |url| gradlab::backend::RemoteSpec {
+        url,
+        token_file: cfg.remote_token_file.clone(),
+    };
+    if let Some(url) = &cfg.remote_url {
+        config.remote = Some(spec(url.clone()));
+        return Ok((config, ""));
+    }
+    #[cfg(feature = "remote")]
+    {
+        static LOOPBACK: std::sync::OnceLock<Result<gradlab::remote::Loopback, String>> = std::sync::OnceLock::new();
+        let server = LOOPBACK.get_or_init(|| {
+            gradlab::remote::Loopback::start(vec![gradlab::backend::host_device()], None).map_err(|e| format!("{e:#}"))
+        });
+        let server = server
+            .as_ref()
+            .map_err(|e| anyhow::anyhow!("starting a loopback server: {e}"))?;
+        config.remote = Some(gradlab::backend::RemoteSpec {
+            url: server.url().clone(),
+            token_file: None,
+        });
+        Ok((config, " (a loopback server in this process, serving flex)"))
+    }
+    #[cfg(not(feature = "remote"))]
+    {
+        Err(gradlab::backend::BackendError::RemoteNotBuilt.into())
+    }
 }
 
 /// For `--quick`: leave `vulkan` out when `wgpu` already runs on the same adapter through the

@@ -31,6 +31,10 @@ struct Cli {
     /// wgpu/vulkan adapter: default, discrete[:N], integrated[:N], cpu.
     #[arg(long)]
     adapter: Option<gradlab::AdapterChoice>,
+    /// The `remote` backend's server (a gradlab-serve), ws://HOST:PORT; without it, `remote` is a
+    /// loopback server inside the bench serving flex (overrides `remote_url`).
+    #[arg(long, value_name = "ws://HOST:PORT")]
+    remote: Option<gradlab::RemoteUrl>,
     /// Batch 32 only, a short budget, a conformance check on that same batch (so each
     /// wgpu/vulkan kernel compiles once), and vulkan left out when it would be wgpu's own adapter
     /// and API again (unless --backends names both). About two minutes the first time on a
@@ -141,6 +145,7 @@ fn resolve_config(cli: &Cli) -> Result<BenchConfig> {
         models <- cli.models.clone(),
         batch_sizes <- cli.batch_sizes.clone(),
         adapter <- cli.adapter,
+        remote_url <- cli.remote.clone().map(Some) => "--remote",
         reference <- cli.reference.clone(),
         out_dir <- cli.out.clone() => "--out",
     );

@@ -38,16 +38,20 @@ pub enum BackendName {
     Wgpu,
     /// wgpu pinned to the Vulkan graphics API (never falls back to another API).
     Vulkan,
+    /// A device of a `gradlab-serve` elsewhere, through Burn's remote backend (`remote_url`,
+    /// `--remote ws://HOST:PORT`; binaries built with `--features remote`).
+    Remote,
 }
 
 impl BackendName {
     /// Every name, for error messages and help.
-    pub const ALL: [BackendName; 5] = [
+    pub const ALL: [BackendName; 6] = [
         BackendName::Auto,
         BackendName::Flex,
         BackendName::Ndarray,
         BackendName::Wgpu,
         BackendName::Vulkan,
+        BackendName::Remote,
     ];
 
     /// The lowercase name used in configs and on the CLI.
@@ -58,6 +62,7 @@ impl BackendName {
             BackendName::Ndarray => "ndarray",
             BackendName::Wgpu => "wgpu",
             BackendName::Vulkan => "vulkan",
+            BackendName::Remote => "remote",
         }
     }
 
@@ -157,21 +162,153 @@ impl AdapterChoice {
     }
 }
 
+/// The address of a `gradlab-serve` (Burn's remote server over WebSocket): `ws://HOST:PORT`,
+/// checked when read, so a config file's bad value is reported with its file and line.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RemoteUrl(String);
+
+impl RemoteUrl {
+    /// The URL as written (`ws://host:port`).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// `host:port`, as a socket address is looked up.
+    pub fn host_port(&self) -> &str {
+        self.0.strip_prefix("ws://").unwrap_or(&self.0)
+    }
+}
+
+impl fmt::Display for RemoteUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for RemoteUrl {
+    type Err = BackendError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = |why: &str| BackendError::BadRemoteUrl {
+            value: s.to_string(),
+            why: why.to_string(),
+        };
+        let t = s.trim();
+        let Some(rest) = t.strip_prefix("ws://") else {
+            return Err(bad(
+                "must start with ws:// (Burn's remote server speaks WebSocket; wss:// is not supported)",
+            ));
+        };
+        if rest.contains(['/', '?', '#', '@']) {
+            return Err(bad("only a host and a port may follow ws://"));
+        }
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((h, p)) if !(h.starts_with('[') && !h.ends_with(']')) => (h, p),
+            _ => return Err(bad("needs a port, as in ws://HOST:PORT")),
+        };
+        if port.is_empty() || port.parse::<u16>().map_or(true, |p| p == 0) {
+            return Err(bad(&format!("`{port}` is not a port (1-65535)")));
+        }
+        let name_ok = !host.is_empty()
+            && (host.parse::<std::net::Ipv4Addr>().is_ok()
+                || host
+                    .strip_prefix('[')
+                    .and_then(|h| h.strip_suffix(']'))
+                    .is_some_and(|h| h.parse::<std::net::Ipv6Addr>().is_ok())
+                || host
+                    .split('.')
+                    .all(|label| !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')));
+        if !name_ok {
+            return Err(bad(&format!("`{host}` is not a host name or IP address")));
+        }
+        Ok(RemoteUrl(format!("ws://{host}:{port}")))
+    }
+}
+
+impl TryFrom<String> for RemoteUrl {
+    type Error = BackendError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<RemoteUrl> for String {
+    fn from(u: RemoteUrl) -> String {
+        u.0
+    }
+}
+
+/// The environment variable a remote backend's client reads its access token from, when the
+/// config names no `remote_token_file`.
+pub const REMOTE_TOKEN_ENV: &str = "GRADLAB_REMOTE_TOKEN";
+
+/// Where a remote backend's server is, and the file holding its access token (else
+/// [`REMOTE_TOKEN_ENV`], else none: a loopback server needs none).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteSpec {
+    /// The server.
+    pub url: RemoteUrl,
+    /// The access token's file.
+    pub token_file: Option<std::path::PathBuf>,
+}
+
 /// What the user asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct BackendConfig {
     /// The backend.
     pub backend: BackendName,
     /// The adapter (wgpu/vulkan only).
     pub adapter: AdapterChoice,
+    /// The server (remote only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<RemoteSpec>,
+}
+
+impl BackendConfig {
+    /// A backend of this machine (any but `remote`).
+    pub fn local(backend: BackendName, adapter: AdapterChoice) -> Self {
+        BackendConfig {
+            backend,
+            adapter,
+            remote: None,
+        }
+    }
 }
 
 /// Errors from resolving a backend; each names the value at fault.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum BackendError {
     /// A backend name that is not one of [`BackendName::ALL`].
-    #[error("unknown backend `{0}` (expected one of: auto, flex, ndarray, wgpu, vulkan)")]
+    #[error("unknown backend `{0}` (expected one of: auto, flex, ndarray, wgpu, vulkan, remote)")]
     UnknownBackend(String),
+    /// A `remote_url` / `--remote` value that is not `ws://HOST:PORT`.
+    #[error("bad remote URL `{value}`: {why}")]
+    BadRemoteUrl {
+        /// The value as given.
+        value: String,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// `backend = "remote"` without a server to reach.
+    #[error(
+        "backend `remote` needs a server: set `remote_url = \"ws://HOST:PORT\"` in the config or pass `--remote ws://HOST:PORT` (start one with `gradlab-serve`)"
+    )]
+    RemoteWithoutUrl,
+    /// The binary was built without the `remote` cargo feature.
+    #[error(
+        "backend `remote`: this binary was built without Burn's remote backend; build with `--features remote` \
+         (`cargo build --release --workspace --features remote`)"
+    )]
+    RemoteNotBuilt,
+    /// The remote server could not be reached or refused this client.
+    #[error("backend `remote`: {url}: {message}")]
+    RemoteFailed {
+        /// The server.
+        url: RemoteUrl,
+        /// Why, in a sentence.
+        message: String,
+    },
     /// An adapter string that does not parse.
     #[error("bad adapter `{0}` (expected default, discrete, discrete:N, integrated, integrated:N or cpu)")]
     BadAdapter(String),
@@ -262,6 +399,9 @@ impl ResolvedBackend {
     /// One line for logs and reports, e.g.
     /// `wgpu on llvmpipe (LLVM 15.0.6, 256 bits), cpu [Mesa 22.3.6] (software: not a GPU timing)`.
     pub fn describe(&self) -> String {
+        if self.backend == BackendName::Remote {
+            return format!("remote {} → {}", self.adapter.name, self.adapter.driver);
+        }
         let mut s = format!("{} on {}", self.backend, self.adapter);
         if self.backend.is_wgpu() && self.adapter.is_software() {
             s.push_str(" (software adapter: not a GPU timing)");
@@ -311,7 +451,21 @@ pub fn resolve(config: &BackendConfig) -> Result<ResolvedBackend, BackendError> 
             })
         }
         BackendName::Auto => resolve_auto(config.adapter),
+        BackendName::Remote => {
+            let spec = config.remote.as_ref().ok_or(BackendError::RemoteWithoutUrl)?;
+            connect_remote(spec)
+        }
     }
+}
+
+#[cfg(feature = "remote")]
+fn connect_remote(spec: &RemoteSpec) -> Result<ResolvedBackend, BackendError> {
+    crate::remote::connect(spec)
+}
+
+#[cfg(not(feature = "remote"))]
+fn connect_remote(_spec: &RemoteSpec) -> Result<ResolvedBackend, BackendError> {
+    Err(BackendError::RemoteNotBuilt)
 }
 
 fn resolve_auto(adapter: AdapterChoice) -> Result<ResolvedBackend, BackendError> {
@@ -610,6 +764,63 @@ mod tests {
     }
 
     #[test]
+    fn remote_urls_are_ws_host_port_and_bad_ones_say_why() {
+        for (text, shown) in [
+            ("ws://127.0.0.1:3000", "ws://127.0.0.1:3000"),
+            (" ws://gpu-box.lan:9 ", "ws://gpu-box.lan:9"),
+            ("ws://[::1]:3000", "ws://[::1]:3000"),
+            ("ws://localhost:65535", "ws://localhost:65535"),
+        ] {
+            let u: RemoteUrl = text.parse().unwrap();
+            assert_eq!(u.as_str(), shown);
+            assert_eq!(shown.parse::<RemoteUrl>().unwrap(), u);
+        }
+        assert_eq!("ws://h:1".parse::<RemoteUrl>().unwrap().host_port(), "h:1");
+        for (bad, why) in [
+            ("http://h:1", "must start with ws://"),
+            ("wss://h:1", "must start with ws://"),
+            ("127.0.0.1:3000", "must start with ws://"),
+            ("ws://h", "needs a port"),
+            ("ws://h:", "is not a port"),
+            ("ws://h:0", "is not a port"),
+            ("ws://h:70000", "is not a port"),
+            ("ws://h:1/path", "only a host and a port"),
+            ("ws://user@h:1", "only a host and a port"),
+            ("ws://:1", "is not a host name"),
+            ("ws://a b:1", "is not a host name"),
+            ("ws://[::1:3000", "needs a port"),
+        ] {
+            let e = bad.parse::<RemoteUrl>().unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!("bad remote URL `{bad}`: ")) && e.contains(why),
+                "{bad}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn remote_without_a_server_or_without_the_feature_says_what_to_do() {
+        let e = resolve(&BackendConfig::local(BackendName::Remote, AdapterChoice::Default))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("needs a server") && e.contains("--remote ws://HOST:PORT"),
+            "{e}"
+        );
+        if !cfg!(feature = "remote") {
+            let cfg = BackendConfig {
+                remote: Some(RemoteSpec {
+                    url: "ws://127.0.0.1:9".parse().unwrap(),
+                    token_file: None,
+                }),
+                ..BackendConfig::local(BackendName::Remote, AdapterChoice::Default)
+            };
+            let e = resolve(&cfg).unwrap_err().to_string();
+            assert!(e.contains("--features remote"), "{e}");
+        }
+    }
+
+    #[test]
     fn adapter_choices_parse() {
         assert_eq!("default".parse::<AdapterChoice>().unwrap(), AdapterChoice::Default);
         assert_eq!("discrete".parse::<AdapterChoice>().unwrap(), AdapterChoice::Discrete(0));
@@ -629,11 +840,7 @@ mod tests {
 
     #[test]
     fn cpu_backends_report_a_cpu_adapter() {
-        let r = resolve(&BackendConfig {
-            backend: BackendName::Flex,
-            adapter: AdapterChoice::Default,
-        })
-        .unwrap();
+        let r = resolve(&BackendConfig::local(BackendName::Flex, AdapterChoice::Default)).unwrap();
         assert_eq!(r.backend, BackendName::Flex);
         assert!(r.adapter.is_software());
         assert!(r.describe().starts_with("flex on "));

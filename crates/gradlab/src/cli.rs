@@ -6,6 +6,7 @@
 
 use std::path::PathBuf;
 
+use crate::backend::RemoteUrl;
 use crate::config::{Origins, RunConfig};
 use crate::{AdapterChoice, BackendName};
 use anyhow::Result;
@@ -23,6 +24,11 @@ pub struct CommonArgs {
     /// wgpu/vulkan adapter: default, discrete[:N], integrated[:N], cpu (overrides the config).
     #[arg(long, global = true)]
     pub adapter: Option<AdapterChoice>,
+    /// A gradlab-serve to run on, ws://HOST:PORT: means `--backend remote` unless `--backend` is
+    /// given (overrides `remote_url`; its access token: `remote_token_file`, else
+    /// $GRADLAB_REMOTE_TOKEN).
+    #[arg(long, global = true, value_name = "ws://HOST:PORT")]
+    pub remote: Option<RemoteUrl>,
 }
 
 /// [`CommonArgs`] and the runs folder: the options every subcommand of every binary understands.
@@ -37,7 +43,8 @@ pub struct RunArgs {
 }
 
 impl RunArgs {
-    /// The config: built-in defaults < `--config` files < `--backend` / `--adapter` / `--out`;
+    /// The config: built-in defaults < `--config` files < `--backend` / `--adapter` / `--remote` /
+    /// `--out`;
     /// with where each value came from (for [`Origins::check`]).
     pub fn load<T: RunConfig>(&self) -> Result<(T, Origins)> {
         let (mut cfg, mut origins): (T, Origins) = crate::config::load_layers_traced(&self.shared.config)?;
@@ -49,6 +56,14 @@ impl RunArgs {
         if let Some(a) = self.shared.adapter {
             *fields.adapter = a;
             origins.set("adapter", "--adapter");
+        }
+        if let Some(url) = &self.shared.remote {
+            *fields.remote_url = Some(url.clone());
+            origins.set("remote_url", "--remote");
+            if self.shared.backend.is_none() {
+                *fields.backend = BackendName::Remote;
+                origins.set("backend", "--remote");
+            }
         }
         if let Some(out) = &self.out {
             *fields.out_dir = out.clone();
@@ -414,6 +429,8 @@ mod tests {
         struct Cfg {
             backend: BackendName,
             adapter: AdapterChoice,
+            remote_url: Option<RemoteUrl>,
+            remote_token_file: Option<PathBuf>,
             out_dir: PathBuf,
         }
         crate::run_config!(Cfg);
@@ -423,6 +440,32 @@ mod tests {
         assert_eq!(origins.of("backend"), "--backend");
         assert_eq!(cfg.out_dir, PathBuf::from("elsewhere"));
         assert_eq!(origins.of("out_dir"), "--out");
+        assert!(cfg.backend_config().remote.is_none());
+    }
+
+    #[test]
+    fn remote_means_the_remote_backend_unless_backend_is_given() {
+        #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+        struct Cfg {
+            backend: BackendName,
+            adapter: AdapterChoice,
+            remote_url: Option<RemoteUrl>,
+            remote_token_file: Option<PathBuf>,
+            out_dir: PathBuf,
+        }
+        crate::run_config!(Cfg);
+        let cli = parse(&["--remote", "ws://127.0.0.1:3000", "eval"]).unwrap();
+        let (cfg, origins): (Cfg, _) = cli.run.load().unwrap();
+        assert_eq!(cfg.backend, BackendName::Remote);
+        assert_eq!(origins.of("backend"), "--remote");
+        assert_eq!(origins.of("remote_url"), "--remote");
+        let spec = cfg.backend_config().remote.unwrap();
+        assert_eq!(spec.url.as_str(), "ws://127.0.0.1:3000");
+        let cli = parse(&["--remote", "ws://h:1", "--backend", "flex"]).unwrap();
+        let (cfg, _): (Cfg, _) = cli.run.load().unwrap();
+        assert_eq!(cfg.backend, BackendName::Flex);
+        let e = parse(&["--remote", "http://h:1"]).unwrap_err().to_string();
+        assert!(e.contains("bad remote URL `http://h:1`: must start with ws://"), "{e}");
     }
 
     #[test]

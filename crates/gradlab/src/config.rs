@@ -163,11 +163,12 @@ where
     Ok(())
 }
 
-/// What every binary's config has: `backend`, `adapter` and `out_dir` keys, which the shared
+/// What every binary's config has: `backend`, `adapter`, `remote_url`, `remote_token_file` and
+/// `out_dir` keys, which the shared
 /// command line overrides ([`crate::cli::RunArgs::load`]). Implement it with
 /// [`run_config!`](crate::run_config).
 pub trait RunConfig: serde::de::DeserializeOwned + Serialize + Default {
-    /// The three fields, to override.
+    /// The fields, to override.
     fn run_fields(&mut self) -> RunFields<'_>;
     /// The backend part of the config.
     fn backend_config(&self) -> crate::BackendConfig;
@@ -179,12 +180,14 @@ pub struct RunFields<'a> {
     pub backend: &'a mut crate::BackendName,
     /// `adapter`.
     pub adapter: &'a mut crate::AdapterChoice,
+    /// `remote_url`.
+    pub remote_url: &'a mut Option<crate::backend::RemoteUrl>,
     /// `out_dir`.
     pub out_dir: &'a mut std::path::PathBuf,
 }
 
 /// `gradlab::run_config!(MnistConfig);`: [`RunConfig`] for a config struct with the fields
-/// `backend`, `adapter` and `out_dir`.
+/// `backend`, `adapter`, `remote_url`, `remote_token_file` and `out_dir`.
 #[macro_export]
 macro_rules! run_config {
     ($config:ty) => {
@@ -193,6 +196,7 @@ macro_rules! run_config {
                 $crate::config::RunFields {
                     backend: &mut self.backend,
                     adapter: &mut self.adapter,
+                    remote_url: &mut self.remote_url,
                     out_dir: &mut self.out_dir,
                 }
             }
@@ -200,6 +204,10 @@ macro_rules! run_config {
                 $crate::BackendConfig {
                     backend: self.backend,
                     adapter: self.adapter,
+                    remote: self.remote_url.clone().map(|url| $crate::backend::RemoteSpec {
+                        url,
+                        token_file: self.remote_token_file.clone(),
+                    }),
                 }
             }
         }

@@ -11,6 +11,8 @@
 //! - [`onnx`]: ONNX export (burn-onnx), with documented input/output names.
 //! - [`parallel`]: data-parallel training steps over several devices (burn's gradient
 //!   accumulation on the main device).
+//! - `remote` (cargo feature `remote`): Burn's remote backend, client and server.
+//! - [`token`]: access tokens for the servers and their clients.
 
 pub mod backend;
 pub mod checkpoint;
@@ -23,10 +25,15 @@ pub mod io;
 pub mod onnx;
 pub mod parallel;
 pub mod progress;
+#[cfg(feature = "remote")]
+pub mod remote;
 pub mod report;
 pub mod runs;
+#[cfg(feature = "signals")]
+pub mod signal;
+pub mod token;
 
-pub use backend::{Adapter, AdapterChoice, BackendConfig, BackendName, ResolvedBackend};
+pub use backend::{Adapter, AdapterChoice, BackendConfig, BackendName, RemoteUrl, ResolvedBackend};
 
 /// The workspace root of the checkout this crate was *built* from (a compile-time path): for
 /// tests and tools that run inside that checkout. Binaries never use it (a copied or installed
@@ -56,9 +63,13 @@ pub fn seeded<M: burn::module::Module>(device: &burn::tensor::Device, seed: u64,
 }
 
 /// What every gradlab binary does first, in `main`, before anything else runs: keep Mesa's
-/// device-selection layer quiet ([`backend::quiet_vulkan_layers`]) and put CubeCL's caches in
-/// the user's cache folder ([`backend::cubecl_cache_in_user_dir`]).
+/// device-selection layer quiet ([`backend::quiet_vulkan_layers`]), put CubeCL's caches in
+/// the user's cache folder ([`backend::cubecl_cache_in_user_dir`]) and, with the `remote`
+/// feature, mark the process as a binary, so that a remote server lost mid-run ends it with one
+/// `error:` line instead of a panic.
 pub fn startup() {
+    #[cfg(feature = "remote")]
+    remote::mark_binary();
     backend::quiet_vulkan_layers();
     backend::cubecl_cache_in_user_dir();
 }

@@ -13,7 +13,9 @@
 //!
 //! Devices are written `NAME[:ADAPTER]`: `flex`, `ndarray`, `wgpu`, `vulkan`, with the adapter as
 //! `--adapter` takes it (`wgpu:discrete:1`, `vulkan:cpu`); `wgpu:N` is short for
-//! `wgpu:discrete:N`.
+//! `wgpu:discrete:N`; a `gradlab-serve` is written by its URL, `ws://HOST:PORT` (Burn's remote
+//! backend: two servers are two devices, and the gradients of the second travel to the first
+//! through this client).
 
 use std::fmt;
 use std::ops::Range;
@@ -24,22 +26,26 @@ use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{AdapterChoice, BackendConfig, BackendError, BackendName, ResolvedBackend, resolve};
+use crate::backend::{
+    AdapterChoice, BackendConfig, BackendError, BackendName, RemoteSpec, RemoteUrl, ResolvedBackend, resolve,
+};
 
 /// One device of a data-parallel run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct DeviceSpec {
     /// The backend (never `auto`).
     pub backend: BackendName,
     /// The adapter (wgpu/vulkan).
     pub adapter: AdapterChoice,
+    /// The server (remote).
+    pub remote: Option<RemoteUrl>,
 }
 
 /// A device that does not parse; names the value.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error(
-    "device `{value}`: {why} (write NAME[:ADAPTER]: flex, ndarray, wgpu, vulkan, wgpu:1, wgpu:discrete:1, vulkan:cpu)"
+    "device `{value}`: {why} (write NAME[:ADAPTER] or a server's URL: flex, ndarray, wgpu, vulkan, wgpu:1, wgpu:discrete:1, vulkan:cpu, ws://HOST:PORT)"
 )]
 pub struct BadDevice {
     value: String,
@@ -54,10 +60,21 @@ impl FromStr for DeviceSpec {
             value: s.to_string(),
             why,
         };
+        if s.trim().starts_with("ws://") {
+            let url: RemoteUrl = s.parse().map_err(|e: BackendError| bad(e.to_string()))?;
+            return Ok(DeviceSpec {
+                backend: BackendName::Remote,
+                adapter: AdapterChoice::Default,
+                remote: Some(url),
+            });
+        }
         let (name, adapter) = s.trim().split_once(':').unwrap_or((s.trim(), ""));
         let backend: BackendName = name.parse().map_err(|e: BackendError| bad(e.to_string()))?;
         if backend == BackendName::Auto {
             return Err(bad("name the backend: `auto` may pick different ones".into()));
+        }
+        if backend == BackendName::Remote {
+            return Err(bad("write a remote device as its server's URL, ws://HOST:PORT".into()));
         }
         let adapter = if adapter.is_empty() {
             AdapterChoice::Default
@@ -69,7 +86,11 @@ impl FromStr for DeviceSpec {
         if !backend.is_wgpu() && adapter != AdapterChoice::Default {
             return Err(bad(format!("{backend} has no adapters to choose")));
         }
-        Ok(DeviceSpec { backend, adapter })
+        Ok(DeviceSpec {
+            backend,
+            adapter,
+            remote: None,
+        })
     }
 }
 
@@ -88,6 +109,9 @@ impl From<DeviceSpec> for String {
 
 impl fmt::Display for DeviceSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(url) = &self.remote {
+            return write!(f, "{url}");
+        }
         match self.adapter {
             AdapterChoice::Default => write!(f, "{}", self.backend),
             a => write!(f, "{}:{a}", self.backend),
@@ -96,18 +120,26 @@ impl fmt::Display for DeviceSpec {
 }
 
 impl DeviceSpec {
-    /// The backend config this device resolves with.
-    pub fn config(&self) -> BackendConfig {
+    /// The backend config this device resolves with; `token_file` holds a remote server's
+    /// access token (the config's `remote_token_file`).
+    pub fn config(&self, token_file: Option<&std::path::Path>) -> BackendConfig {
         BackendConfig {
             backend: self.backend,
             adapter: self.adapter,
+            remote: self.remote.clone().map(|url| RemoteSpec {
+                url,
+                token_file: token_file.map(Into::into),
+            }),
         }
     }
 }
 
-/// Resolve every device (the first is the main one).
-pub fn resolve_all(devices: &[DeviceSpec]) -> Result<Vec<ResolvedBackend>, BackendError> {
-    devices.iter().map(|d| resolve(&d.config())).collect()
+/// Resolve every device (the first is the main one); `token_file` as in [`DeviceSpec::config`].
+pub fn resolve_all(
+    devices: &[DeviceSpec],
+    token_file: Option<&std::path::Path>,
+) -> Result<Vec<ResolvedBackend>, BackendError> {
+    devices.iter().map(|d| resolve(&d.config(token_file))).collect()
 }
 
 /// `n` items in `k` contiguous shares, sizes differing by at most one (the first ones larger);
@@ -212,6 +244,7 @@ mod tests {
             ("wgpu:1", "wgpu:discrete:1"),
             ("wgpu:discrete:1", "wgpu:discrete:1"),
             ("vulkan:cpu", "vulkan:cpu"),
+            ("ws://127.0.0.1:3000", "ws://127.0.0.1:3000"),
         ] {
             let d: DeviceSpec = text.parse().unwrap();
             assert_eq!(d.to_string(), shown);
@@ -223,6 +256,8 @@ mod tests {
             ("flex:1", "flex has no adapters"),
             ("wgpu:gpu", "bad adapter"),
             ("", "unknown backend"),
+            ("remote", "server's URL"),
+            ("ws://h", "needs a port"),
         ] {
             let e = bad.parse::<DeviceSpec>().unwrap_err().to_string();
             assert!(e.contains(why) && e.contains(&format!("device `{bad}`")), "{bad}: {e}");

@@ -10,17 +10,22 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::DatasetName;
 
-// `backend`, `adapter` and `out_dir`, which the shared command line overrides.
+// `backend`, `adapter`, `remote_url`, `remote_token_file` and `out_dir`, which the shared command line overrides.
 gradlab::run_config!(MnistConfig);
 
 /// Everything a training run needs to know.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MnistConfig {
-    /// `auto`, `flex`, `ndarray`, `wgpu` or `vulkan`.
+    /// `auto`, `flex`, `ndarray`, `wgpu`, `vulkan` or `remote`.
     pub backend: BackendName,
     /// wgpu/vulkan adapter: `default`, `discrete[:N]`, `integrated[:N]`, `cpu`.
     pub adapter: AdapterChoice,
+    /// `backend = "remote"`: the gradlab-serve to run on, `ws://HOST:PORT`.
+    pub remote_url: Option<gradlab::RemoteUrl>,
+    /// `backend = "remote"`: the file whose first line is the server's access token (else
+    /// `$GRADLAB_REMOTE_TOKEN`, else none).
+    pub remote_token_file: Option<PathBuf>,
     /// `mnist-5k`, `fashion-mnist` or `mnist`.
     pub dataset: DatasetName,
     /// Folder holding `mnist-5k/` (relative paths are tried from the current folder, then from
@@ -51,7 +56,8 @@ pub struct MnistConfig {
     /// wgpu/vulkan — and glibc's malloc keeps freed memory for reuse; `false`: burn's stock
     /// `Conv2d` + `relu` + `MaxPool2d`, allocator untouched.
     pub fast_path: bool,
-    /// Data-parallel training over these devices (`["flex", "flex"]`, `["wgpu:0", "wgpu:1"]`):
+    /// Data-parallel training over these devices (`["flex", "flex"]`, `["wgpu:0", "wgpu:1"]`,
+    /// two gradlab-serve servers `["ws://a:3000", "ws://b:3000"]`):
     /// each step splits the batch across them; the first is the main device — it holds the
     /// model and the optimizer, gathers the gradients and runs the evaluation — and replaces
     /// `backend`/`adapter`. Empty (default): one device, `backend`.
@@ -63,6 +69,8 @@ impl Default for MnistConfig {
         MnistConfig {
             backend: BackendName::Auto,
             adapter: AdapterChoice::Default,
+            remote_url: None,
+            remote_token_file: None,
             dataset: DatasetName::Mnist5k,
             data_dir: "datasets".into(),
             mnist_dir: "datasets/mnist".into(),

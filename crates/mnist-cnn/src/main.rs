@@ -99,7 +99,8 @@ gradlab::train_flags! {
         /// Use only the first N test images.
         #[arg(long, allow_negative_numbers = true)]
         test_limit: Option<usize>,
-        /// Train data-parallel over these devices, e.g. `flex,flex` or `wgpu:0,wgpu:1` (the first
+        /// Train data-parallel over these devices, e.g. `flex,flex`, `wgpu:0,wgpu:1` or two servers
+        /// `ws://a:3000,ws://b:3000` (the first
         /// holds the model and optimizer; overrides `devices`).
         #[arg(long, value_delimiter = ',')]
         devices: Option<Vec<gradlab::parallel::DeviceSpec>>,
@@ -144,6 +145,9 @@ fn resolve_config(cli: &Cli) -> Result<(MnistConfig, bool)> {
         }
         cfg.backend = main.backend;
         cfg.adapter = main.adapter;
+        if let Some(url) = &main.remote {
+            cfg.remote_url = Some(url.clone());
+        }
     }
     Ok((cfg, train.resume))
 }

@@ -99,6 +99,8 @@ pub fn train(
         }
     };
     let device = backend.device.clone().autodiff();
+    // Every device before the run folder: one that cannot start leaves nothing behind.
+    let devices = data_parallel_devices(cfg, &device, &say)?;
     let Start {
         run_dir,
         mut model,
@@ -127,7 +129,6 @@ pub fn train(
     say(format!("data: {}", splits.description));
     say(format!("run folder: {}", run_dir.display()));
 
-    let devices = data_parallel_devices(cfg, &device, &say)?;
     let mut last_eval = None;
     for epoch in first_epoch..=cfg.epochs {
         let (trained, fit) = train_epoch(model, &mut optim, cfg, splits, epoch, &devices, opts.verbose)?;
@@ -241,7 +242,7 @@ fn start(cfg: &MnistConfig, device: &Device, resume: bool, say: &dyn Fn(String))
 fn data_parallel_devices(cfg: &MnistConfig, device: &Device, say: &dyn Fn(String)) -> Result<Vec<Device>> {
     let mut devices = vec![device.clone()];
     if cfg.devices.len() > 1 {
-        let others = gradlab::parallel::resolve_all(&cfg.devices[1..])?;
+        let others = gradlab::parallel::resolve_all(&cfg.devices[1..], cfg.remote_token_file.as_deref())?;
         say(format!(
             "data-parallel over {} devices: each batch split in {} shares; {} is the main device (model, optimizer, gathered gradients, evaluation); the others: {}",
             cfg.devices.len(),

@@ -19,7 +19,7 @@ pub enum Engine {
     Burn,
 }
 
-// `backend`, `adapter` and `out_dir`, which the shared command line overrides.
+// `backend`, `adapter`, `remote_url`, `remote_token_file` and `out_dir`, which the shared command line overrides.
 gradlab::run_config!(RnnConfig);
 
 /// Everything a training run needs to know.
@@ -30,6 +30,11 @@ pub struct RnnConfig {
     pub backend: BackendName,
     /// wgpu/vulkan adapter.
     pub adapter: AdapterChoice,
+    /// `backend = "remote"`: the gradlab-serve to run on, `ws://HOST:PORT`.
+    pub remote_url: Option<gradlab::RemoteUrl>,
+    /// `backend = "remote"`: the file whose first line is the server's access token (else
+    /// `$GRADLAB_REMOTE_TOKEN`, else none).
+    pub remote_token_file: Option<PathBuf>,
     /// The corpus (UTF-8 text).
     pub data_file: PathBuf,
     /// Use only the first N characters (0 = all).
@@ -67,6 +72,8 @@ impl Default for RnnConfig {
         RnnConfig {
             backend: BackendName::Auto,
             adapter: AdapterChoice::Default,
+            remote_url: None,
+            remote_token_file: None,
             data_file: "datasets/austen/prideprejudice.txt".into(),
             limit: 0,
             valid_fraction: 0.1,

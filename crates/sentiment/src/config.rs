@@ -15,17 +15,22 @@ use crate::tokenizer::Side;
 /// test and validation splits each.
 pub const MIN_LIMIT: usize = 20;
 
-// `backend`, `adapter` and `out_dir`, which the shared command line overrides.
+// `backend`, `adapter`, `remote_url`, `remote_token_file` and `out_dir`, which the shared command line overrides.
 gradlab::run_config!(SentimentConfig);
 
 /// Everything a training run needs to know.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SentimentConfig {
-    /// `auto`, `flex`, `ndarray`, `wgpu` or `vulkan`.
+    /// `auto`, `flex`, `ndarray`, `wgpu`, `vulkan` or `remote`.
     pub backend: BackendName,
     /// wgpu/vulkan adapter: `default`, `discrete[:N]`, `integrated[:N]`, `cpu`.
     pub adapter: AdapterChoice,
+    /// `backend = "remote"`: the gradlab-serve to run on, `ws://HOST:PORT`.
+    pub remote_url: Option<gradlab::RemoteUrl>,
+    /// `backend = "remote"`: the file whose first line is the server's access token (else
+    /// `$GRADLAB_REMOTE_TOKEN`, else none).
+    pub remote_token_file: Option<PathBuf>,
     /// The tab-separated movie-review file.
     pub data_file: PathBuf,
     /// Use a stratified sample of this many sentences (0 = all).
@@ -76,6 +81,8 @@ impl Default for SentimentConfig {
         SentimentConfig {
             backend: BackendName::Auto,
             adapter: AdapterChoice::Default,
+            remote_url: None,
+            remote_token_file: None,
             data_file: "datasets/movie-reviews/movie-reviews.tsv".into(),
             limit: 0,
             model: ModelKind::Seed,

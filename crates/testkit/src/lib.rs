@@ -8,6 +8,8 @@
 //! - [`run_elsewhere`]: a copy of a binary run outside the checkout, as an installed one runs.
 //! - [`succeeds`], [`export_file`]: a command that must succeed; an `export` command's file.
 //! - [`python_with`]: skip (with a notice) or, in CI, require a Python with given modules.
+//! - [`workspace_bin`], [`ServeProcess`], [`free_port`]: another package's binary; a `gradlab-serve`
+//!   for a test (feature `remote`).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -252,4 +254,137 @@ pub fn python_with(modules: &[&str], what: &str) -> Option<PathBuf> {
         ),
     );
     None
+}
+
+/// A workspace binary built beside the running test (`target/<profile>/NAME`): for a test that
+/// runs another package's binary (`gradlab-serve` from mnist-cnn's tests). Panics, naming the
+/// build command, when it was not built.
+pub fn workspace_bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's path");
+    // target/<profile>/deps/<test> → target/<profile>/<name>
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps/")
+        .join(name);
+    assert!(
+        bin.exists(),
+        "{} is missing: build it with `cargo build --release --workspace --features remote`",
+        bin.display()
+    );
+    bin
+}
+
+/// A `gradlab-serve` process for a test: on a free loopback port unless `args` name another
+/// `--listen`; stopped (killed) when dropped. Its stderr is collected as it comes.
+#[derive(Debug)]
+pub struct ServeProcess {
+    child: std::process::Child,
+    /// Where it listens, `ws://127.0.0.1:PORT`.
+    pub url: String,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl ServeProcess {
+    /// Start `gradlab-serve args` with the extra environment `envs`, and wait (at most a minute)
+    /// for its `listening on` line.
+    pub fn start(args: &[&str], envs: &[(&str, &str)]) -> Self {
+        use std::io::BufRead;
+        let exe = workspace_bin("gradlab-serve");
+        let mut all: Vec<&str> = args.to_vec();
+        if !args.contains(&"--listen") {
+            all.extend(["--listen", "127.0.0.1:0"]);
+        }
+        let mut child = Command::new(&exe)
+            .args(&all)
+            .envs(envs.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", exe.display()));
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = stderr.clone();
+        let err = child.stderr.take().expect("stderr is piped");
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+                let mut s = sink.lock().unwrap_or_else(|e| e.into_inner());
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        let out = child.stdout.take().expect("stdout is piped");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let url = loop {
+            match rx.recv_timeout(std::time::Duration::from_secs(60)) {
+                Ok(line) => {
+                    if let Some(rest) = line.strip_prefix("gradlab-serve: listening on ") {
+                        break rest.split_whitespace().next().unwrap_or_default().to_string();
+                    }
+                }
+                Err(_) => {
+                    child.kill().ok();
+                    child.wait().ok();
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                    panic!(
+                        "gradlab-serve {all:?} printed no `listening on` line; stderr:\n{}",
+                        stderr.lock().unwrap_or_else(|e| e.into_inner())
+                    );
+                }
+            }
+        };
+        ServeProcess { child, url, stderr }
+    }
+
+    /// What it printed on stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Kill it at once (SIGKILL), as a crash or a lost machine would stop it.
+    pub fn kill(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+
+    /// Send it SIGTERM and wait (at most 30 s) for it to exit; its exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().expect("kill -TERM");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("waiting for gradlab-serve") {
+                // Let the stderr reader take the last lines.
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "gradlab-serve did not stop on SIGTERM"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+/// A loopback port nothing listens on (bound, read, released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }

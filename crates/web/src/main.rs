@@ -76,10 +76,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     gradlab::backend::quiet_vulkan_layers();
     let token = server::read_token(cli.token_file.as_deref())?;
-    let backend = gradlab::backend::resolve(&BackendConfig {
-        backend: cli.backend,
-        adapter: cli.adapter,
-    })?;
+    let backend = gradlab::backend::resolve(&BackendConfig::local(cli.backend, cli.adapter))?;
     let opts = LoadOptions {
         backend,
         runs_dir: cli.runs.clone(),

@@ -128,37 +128,10 @@ pub fn check_exposure(addr: SocketAddr, token: Option<&str>) -> Result<Option<St
     )))
 }
 
-/// The access token: the first line of `file`, else `$GRADLAB_WEB_TOKEN`, else none. An empty
-/// or short token is refused.
+/// The access token: the first line of `file`, else `$GRADLAB_WEB_TOKEN`, else none
+/// ([`gradlab::token::read`]: an empty or short token is refused).
 pub fn read_token(file: Option<&std::path::Path>) -> Result<Option<String>> {
-    let (token, from) = match file {
-        Some(f) => {
-            let text = std::fs::read_to_string(f).with_context(|| format!("--token-file {}", f.display()))?;
-            (
-                text.lines().next().unwrap_or("").trim().to_string(),
-                format!("--token-file {}", f.display()),
-            )
-        }
-        None => match std::env::var(TOKEN_ENV) {
-            Ok(t) => (t.trim().to_string(), TOKEN_ENV.to_string()),
-            Err(_) => return Ok(None),
-        },
-    };
-    if token.len() < 16 {
-        bail!(
-            "{from}: the access token must be at least 16 characters (it has {})",
-            token.len()
-        );
-    }
-    if let Some(c) = token
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || "._~-".contains(*c)))
-    {
-        bail!(
-            "{from}: the access token may hold only letters, digits and . _ ~ - (it has {c:?}), so it travels unchanged in a URL and a header"
-        );
-    }
-    Ok(Some(token))
+    gradlab::token::read(file, "--token-file", TOKEN_ENV)
 }
 
 /// Serve on `listener` until `shutdown` completes; requests in flight then finish first.
@@ -202,26 +175,9 @@ pub async fn serve_until_signal(listener: tokio::net::TcpListener, state: Arc<Ap
     }
 }
 
-/// Completes on Ctrl-C or SIGTERM.
+/// Completes on Ctrl-C or SIGTERM ([`gradlab::signal::shutdown`]).
 pub async fn signal() {
-    let ctrl_c = async {
-        tokio::signal::ctrl_c().await.ok();
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
+    gradlab::signal::shutdown().await;
 }
 
 /// A server on a thread of its own (its own runtime), for tests and the load generator.

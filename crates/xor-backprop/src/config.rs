@@ -8,7 +8,7 @@ use gradlab::config::check_range;
 use gradlab::{AdapterChoice, BackendName};
 use serde::{Deserialize, Serialize};
 
-// `backend`, `adapter` and `out_dir`, which the shared command line overrides.
+// `backend`, `adapter`, `remote_url`, `remote_token_file` and `out_dir`, which the shared command line overrides.
 gradlab::run_config!(XorConfig);
 
 /// Everything a run needs.
@@ -19,6 +19,11 @@ pub struct XorConfig {
     pub backend: BackendName,
     /// wgpu/vulkan adapter.
     pub adapter: AdapterChoice,
+    /// `backend = "remote"`: the gradlab-serve to run on, `ws://HOST:PORT`.
+    pub remote_url: Option<gradlab::RemoteUrl>,
+    /// `backend = "remote"`: the file whose first line is the server's access token (else
+    /// `$GRADLAB_REMOTE_TOKEN`, else none).
+    pub remote_token_file: Option<PathBuf>,
     /// Full-batch gradient steps.
     pub iterations: usize,
     /// Gradient-descent step size (1.0 is the seed's update rule).
@@ -36,6 +41,8 @@ impl Default for XorConfig {
         XorConfig {
             backend: BackendName::Auto,
             adapter: AdapterChoice::Default,
+            remote_url: None,
+            remote_token_file: None,
             iterations: 10_000,
             learning_rate: 1.0,
             seed: 1,

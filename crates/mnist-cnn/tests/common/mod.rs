@@ -16,4 +16,5 @@ pub fn small_config(backend: BackendName, train: usize, test: usize, out: &std::
     }
 }
 
+#[allow(unused_imports)]
 pub use gradlab_testkit::backend;
