@@ -202,7 +202,12 @@ fn workspace_features(extra: &[&str]) -> std::collections::BTreeMap<String, std:
         let (Some(name), Some(version)) = (words.next(), words.next()) else {
             continue;
         };
-        let features = features.split_whitespace().next().unwrap_or("");
+        // `a,b (*)`: the features, then `(*)` where cargo tree shortens a repeated subtree.
+        let features = features
+            .split_whitespace()
+            .next()
+            .filter(|f| !f.starts_with('('))
+            .unwrap_or("");
         map.entry(format!("{name} {version}"))
             .or_default()
             .extend(features.split(',').filter(|f| !f.is_empty()).map(str::to_string));

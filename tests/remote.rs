@@ -55,6 +55,11 @@ fn every_model_binary_runs_on_a_server() {
     assert!(t.contains("autodiff on remote"), "xor-backprop: {t}");
     let t = run("calculus", &["--remote", url, "--no-plot", "derivative"], d);
     assert!(t.contains(&format!("backend: {on_remote}")), "calculus: {t}");
+    // The server's lines arrive on another thread: wait (at most 10 s) for the fourth.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while server.stderr().matches("session opened").count() < 4 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     let sessions = server.stderr().matches("session opened").count();
     assert!(sessions >= 4, "one session per binary at least:\n{}", server.stderr());
 }

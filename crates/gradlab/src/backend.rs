@@ -204,10 +204,10 @@ impl FromStr for RemoteUrl {
             return Err(bad("only a host and a port may follow ws://"));
         }
         let (host, port) = match rest.rsplit_once(':') {
-            Some((h, p)) if !(h.starts_with('[') && !h.ends_with(']')) => (h, p),
+            Some((h, p)) if !h.starts_with('[') || h.ends_with(']') => (h, p),
             _ => return Err(bad("needs a port, as in ws://HOST:PORT")),
         };
-        if port.is_empty() || port.parse::<u16>().map_or(true, |p| p == 0) {
+        if !port.parse::<u16>().is_ok_and(|p| p != 0) {
             return Err(bad(&format!("`{port}` is not a port (1-65535)")));
         }
         let name_ok = !host.is_empty()

@@ -62,7 +62,7 @@ fn training_on_a_server_matches_local_flex() {
     println!("test loss remote {rl:.6} local {ll:.6}; accuracy remote {ra} local {la}");
     assert!((rl - ll).abs() < 1e-3 * ll.abs().max(1.0), "loss {rl} vs {ll}");
     assert!((ra - la).abs() <= 1.0 / 64.0 + 1e-9, "accuracy {ra} vs {la}");
-    assert!(server.stderr().contains("session opened"), "{}", server.stderr());
+    assert!(server.stderr_shows("session opened", 10), "{}", server.stderr());
 }
 
 #[test]
@@ -117,7 +117,7 @@ fn no_server_a_bad_token_or_a_bad_url_is_a_clear_error_and_no_run_folder() {
         assert!(!t.contains("panicked"), "{args:?}: {t}");
         assert!(!d.join("runs").exists(), "{args:?} left a run folder");
     }
-    assert!(server.stderr().contains("refused a session"), "{}", server.stderr());
+    assert!(server.stderr_shows("refused a session", 10), "{}", server.stderr());
 }
 
 #[test]
@@ -252,5 +252,5 @@ fn the_cli_trains_data_parallel_over_two_servers() {
         t.contains("data-parallel over 2 devices") && t.contains(&format!("{} is the main device", a.url)),
         "{t}"
     );
-    assert!(a.stderr().contains("session opened") && b.stderr().contains("session opened"));
+    assert!(a.stderr_shows("session opened", 10) && b.stderr_shows("session opened", 10));
 }

@@ -126,15 +126,3 @@ fn run(cli: Cli) -> Result<()> {
     eprintln!("gradlab-serve: stopped");
     Ok(())
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_config_file_equals_the_defaults() {
-        let file = gradlab::workspace_root().join("configs/serve.toml");
-        let (cfg, _): (ServeConfig, _) = load_layers_traced(&[file]).unwrap();
-        assert_eq!(cfg, ServeConfig::default());
-    }
-}

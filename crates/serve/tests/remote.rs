@@ -80,6 +80,7 @@ fn tokens_guard_the_server_and_refusals_are_logged() {
     std::fs::write(&right, format!("{TOKEN}\n")).unwrap();
     let remote = client(&url, Some(&right)).unwrap();
     assert_eq!(sum_on(&remote.device, 10), 55.0);
+    assert!(server.stderr_shows("session opened for", 10), "{}", server.stderr());
     let log = server.stderr();
     assert!(log.contains("clients must present the access token"), "{log}");
     assert!(
@@ -87,6 +88,29 @@ fn tokens_guard_the_server_and_refusals_are_logged() {
         "{log}"
     );
     assert!(log.contains("session opened for"), "{log}");
+}
+
+#[test]
+fn the_config_file_gives_the_defaults() {
+    // configs/serve.toml says it equals the built-in defaults: both serve flex on 127.0.0.1.
+    let file = gradlab::workspace_root().join("configs/serve.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    for line in [
+        "backend = \"flex\"",
+        "adapter = \"default\"",
+        "listen = \"127.0.0.1:3000\"",
+    ] {
+        assert!(text.contains(line), "{line}");
+    }
+    for args in [&["--config", file.to_str().unwrap()][..], &[]] {
+        let server = ServeProcess::start(args, &[]);
+        assert!(server.url.starts_with("ws://127.0.0.1:"), "{}", server.url);
+        assert!(
+            server.stderr_shows("serving flex on", 10),
+            "{args:?}: {}",
+            server.stderr()
+        );
+    }
 }
 
 #[test]
@@ -142,5 +166,5 @@ fn garbage_on_its_port_does_not_stop_it_and_clients_share_it() {
             assert_eq!(got, n * (n + 1.0) / 2.0, "client {k}");
         }
     });
-    assert!(server.stderr().contains("session opened"), "{}", server.stderr());
+    assert!(server.stderr_shows("session opened", 10), "{}", server.stderr());
 }

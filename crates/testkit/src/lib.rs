@@ -348,6 +348,18 @@ impl ServeProcess {
         self.stderr.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// Whether its stderr holds `needle` within `seconds` (its lines arrive on another thread).
+    pub fn stderr_shows(&self, needle: &str, seconds: u64) -> bool {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+        while !self.stderr().contains(needle) {
+            if std::time::Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        true
+    }
+
     /// Kill it at once (SIGKILL), as a crash or a lost machine would stop it.
     pub fn kill(&mut self) {
         self.child.kill().ok();

@@ -128,13 +128,13 @@ fn every_route_answers_and_every_bad_input_gets_its_status() {
         ),
         (
             "digit, 5 MiB",
-            post(&digit, Some("image/png"), &vec![0u8; 5 << 20], &[]),
+            post_oversized(&digit, "image/png", &vec![0u8; 5 << 20]),
             413,
             "over the limit of 4194304 bytes",
         ),
         (
             "sentiment, 5 MiB",
-            post(&senti, Some("application/json"), &vec![b' '; 5 << 20], &[]),
+            post_oversized(&senti, "application/json", &vec![b' '; 5 << 20]),
             413,
             "over the limit",
         ),

@@ -154,6 +154,29 @@ pub fn post(url: &str, content_type: Option<&str>, body: &[u8], headers: &[(&str
     answer(r.send(body))
 }
 
+/// POST a body over the server's limit. The server answers 413 as soon as it sees the size
+/// and closes the connection without reading the rest, so the client may still be writing and
+/// get a broken pipe or a reset instead of the answer (a race, lost more often under load); such
+/// a try is repeated, up to 5 times. Any answer is returned as it is.
+pub fn post_oversized(url: &str, content_type: &str, body: &[u8]) -> Answer {
+    for _ in 0..4 {
+        let mut r = agent().post(url);
+        r = r.header("Content-Type", content_type);
+        match r.send(body) {
+            Err(ureq::Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+                ) =>
+            {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            other => return answer(other),
+        }
+    }
+    post(url, Some(content_type), body, &[])
+}
+
 /// POST JSON.
 pub fn post_json(url: &str, body: &str) -> Answer {
     post(url, Some("application/json"), body.as_bytes(), &[])
