@@ -147,17 +147,7 @@ fn no_binary_reads_the_build_checkout() {
 /// an error saying where to put it.
 #[test]
 fn only_the_download_feature_links_an_http_client() {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let tree = |args: &[&str]| {
-        let o = std::process::Command::new(&cargo)
-            .args(["tree", "-e", "normal", "--prefix", "none", "--offline"])
-            .args(args)
-            .current_dir(root())
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    };
+    let tree = |args: &[&str]| cargo_tree(&[&["-e", "normal"][..], args].concat());
     let has_ureq = |t: &str| t.lines().any(|l| l.starts_with("ureq "));
     for krate in [
         "calculus",
@@ -176,7 +166,7 @@ fn only_the_download_feature_links_an_http_client() {
     );
 }
 
-/// `cargo tree` of the whole workspace with `args`, offline, as text.
+/// `cargo tree` with `args`, offline, as text.
 fn cargo_tree(args: &[&str]) -> String {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let o = std::process::Command::new(&cargo)

@@ -82,12 +82,11 @@ fn remote_config(cfg: &BenchConfig, b: BackendName) -> anyhow::Result<(BackendCo
     if b != BackendName::Remote {
         return Ok((config, ""));
     }
-    let spec = |url| gradlab::backend::RemoteSpec {
-        url,
-        token_file: cfg.remote_token_file.clone(),
-    };
     if let Some(url) = &cfg.remote_url {
-        config.remote = Some(spec(url.clone()));
+        config.remote = Some(gradlab::backend::RemoteSpec {
+            url: url.clone(),
+            token_file: cfg.remote_token_file.clone(),
+        });
         return Ok((config, ""));
     }
     #[cfg(feature = "remote")]

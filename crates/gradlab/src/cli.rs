@@ -423,17 +423,19 @@ mod tests {
         assert!(sub.contains("Usage: tool train [OPTIONS]"), "{sub}");
     }
 
+    /// A config with the keys every binary's config has.
+    #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+    struct Cfg {
+        backend: BackendName,
+        adapter: AdapterChoice,
+        remote_url: Option<RemoteUrl>,
+        remote_token_file: Option<PathBuf>,
+        out_dir: PathBuf,
+    }
+    crate::run_config!(Cfg);
+
     #[test]
     fn out_overrides_the_configs_folder_and_is_recorded() {
-        #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
-        struct Cfg {
-            backend: BackendName,
-            adapter: AdapterChoice,
-            remote_url: Option<RemoteUrl>,
-            remote_token_file: Option<PathBuf>,
-            out_dir: PathBuf,
-        }
-        crate::run_config!(Cfg);
         let cli = parse(&["--out", "elsewhere", "--backend", "ndarray", "eval"]).unwrap();
         let (cfg, origins): (Cfg, _) = cli.run.load().unwrap();
         assert_eq!(cfg.backend, BackendName::Ndarray);
@@ -445,15 +447,6 @@ mod tests {
 
     #[test]
     fn remote_means_the_remote_backend_unless_backend_is_given() {
-        #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
-        struct Cfg {
-            backend: BackendName,
-            adapter: AdapterChoice,
-            remote_url: Option<RemoteUrl>,
-            remote_token_file: Option<PathBuf>,
-            out_dir: PathBuf,
-        }
-        crate::run_config!(Cfg);
         let cli = parse(&["--remote", "ws://127.0.0.1:3000", "eval"]).unwrap();
         let (cfg, origins): (Cfg, _) = cli.run.load().unwrap();
         assert_eq!(cfg.backend, BackendName::Remote);

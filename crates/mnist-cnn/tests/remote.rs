@@ -125,20 +125,24 @@ fn a_server_lost_mid_run_stops_the_client_and_resume_finishes_on_a_new_one() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let mut server = ServeProcess::start(&[], &[]);
-    let args = [
-        "--remote",
-        server.url.as_str(),
-        "--out",
-        "runs",
-        "--train-limit",
-        "256",
-        "--test-limit",
-        "32",
-        "--epochs",
-        "40",
-    ];
+    // The same run's flags, on the server at `url`, to `epochs` epochs.
+    let args = |url: &str, epochs: &str| -> Vec<String> {
+        let flags = [
+            "--remote",
+            url,
+            "--out",
+            "runs",
+            "--train-limit",
+            "256",
+            "--test-limit",
+            "32",
+            "--epochs",
+            epochs,
+        ];
+        flags.iter().map(|s| s.to_string()).collect()
+    };
     let mut child = Command::new(env!("CARGO_BIN_EXE_mnist-cnn"))
-        .args(args)
+        .args(args(&server.url, "40"))
         .current_dir(d)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -181,23 +185,12 @@ fn a_server_lost_mid_run_stops_the_client_and_resume_finishes_on_a_new_one() {
     // A new server (another port), and the run resumes from its checkpoint, to 2 epochs more.
     let server = ServeProcess::start(&[], &[]);
     let last = (epoch + 2).to_string();
-    let o = mnist_cnn(
-        &[
-            "train",
-            "--resume",
-            "--remote",
-            &server.url,
-            "--out",
-            "runs",
-            "--train-limit",
-            "256",
-            "--test-limit",
-            "32",
-            "--epochs",
-            &last,
-        ],
-        d,
-    );
+    let resume = [
+        vec!["train".to_string(), "--resume".to_string()],
+        args(&server.url, &last),
+    ]
+    .concat();
+    let o = mnist_cnn(&resume.iter().map(String::as_str).collect::<Vec<_>>(), d);
     let t = text(&o);
     assert!(o.status.success(), "{t}");
     assert!(t.contains(&format!("after epoch {epoch}")), "{t}");

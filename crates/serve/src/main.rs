@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 
 /// The environment variable holding the access token when no `token_file` is given.
 const TOKEN_ENV: &str = "GRADLAB_SERVE_TOKEN";
+/// How to give the token, for the message that refuses an address without one.
+const TOKEN_HINT: &str = "--token-file FILE or $GRADLAB_SERVE_TOKEN";
 
 /// Host this machine's devices for Burn's remote backend: gradlab runs elsewhere train on them.
 ///
@@ -92,15 +94,10 @@ fn run(cli: Cli) -> Result<()> {
     };
     let token = gradlab::token::read(cfg.token_file.as_deref(), flag, TOKEN_ENV)?;
     // Before the devices start: a refused address costs nothing.
-    gradlab::remote::check_exposure(cfg.listen, token.is_some(), "--token-file FILE or $GRADLAB_SERVE_TOKEN")?;
+    gradlab::remote::check_exposure(cfg.listen, token.is_some(), TOKEN_HINT)?;
     let backend = gradlab::backend::resolve(&BackendConfig::local(cfg.backend, cfg.adapter))?;
-    let server = gradlab::remote::Server::new(
-        cfg.listen,
-        vec![backend.device.clone()],
-        token.as_deref(),
-        "--token-file FILE or $GRADLAB_SERVE_TOKEN",
-    )
-    .with_context(|| format!("--listen {}", cfg.listen))?;
+    let server = gradlab::remote::Server::new(cfg.listen, vec![backend.device.clone()], token.as_deref(), TOKEN_HINT)
+        .with_context(|| format!("--listen {}", cfg.listen))?;
     let addr = server.addr()?;
     eprintln!(
         "gradlab-serve {}: serving {}",
