@@ -400,3 +400,33 @@ fn quick_times_one_of_wgpu_and_its_vulkan_twin() {
         assert_eq!(vulkan["status"], "used", "{vulkan}");
     }
 }
+
+/// `remote` in `--backends`: without the `remote` feature it is listed as skipped, saying how to
+/// build it; with it, it runs on a loopback server in the bench's own process.
+#[test]
+fn remote_is_skipped_with_how_to_build_it_or_served_on_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = bench(
+        &[
+            "--conformance-only",
+            "--backends",
+            "flex,remote",
+            "--models",
+            "xor-backprop",
+            "--out",
+            "b",
+        ],
+        dir.path(),
+    );
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    let line = t.lines().find(|l| l.starts_with("remote ")).unwrap_or_default();
+    if cfg!(feature = "remote") {
+        assert!(
+            line.contains("used") && line.contains("a loopback server in this process"),
+            "{t}"
+        );
+    } else {
+        assert!(line.contains("skipped") && line.contains("--features remote"), "{t}");
+    }
+}

@@ -537,3 +537,22 @@ fn a_copied_binary_works_outside_the_checkout_with_the_same_result() {
     assert_eq!(result(&elsewhere), result(&inside), "{elsewhere}\n---\n{inside}");
     assert!(dir.path().join("runs/run-001/model.bpk").exists());
 }
+
+/// `--remote` to an address where nothing listens: exit code 2, one error naming what to do,
+/// no run folder. Built without the `remote` feature the error says how to build it; with it,
+/// that no server answers at the URL.
+#[test]
+fn remote_without_a_server_or_without_the_feature_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("ws://127.0.0.1:{}", gradlab_testkit::free_port());
+    let o = mnist_cnn(&["--remote", &url, "--out", "runs", "--epochs", "1"], dir.path());
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    let expected = if cfg!(feature = "remote") {
+        "no server answers there"
+    } else {
+        "built without Burn's remote backend; build with `--features remote`"
+    };
+    assert!(t.contains(expected) && !t.contains("panicked"), "{t}");
+    assert!(!dir.path().join("runs").exists(), "a run folder was made");
+}
