@@ -93,7 +93,7 @@ fn remote_config(cfg: &BenchConfig, b: BackendName) -> anyhow::Result<(BackendCo
     {
         static LOOPBACK: std::sync::OnceLock<Result<gradlab::remote::Loopback, String>> = std::sync::OnceLock::new();
         let server = LOOPBACK.get_or_init(|| {
-            gradlab::remote::Loopback::start(vec![gradlab::backend::host_device()], None).map_err(|e| format!("{e:#}"))
+            gradlab::remote::Loopback::start(&gradlab::backend::host_backend(), None).map_err(|e| format!("{e:#}"))
         });
         let server = server
             .as_ref()

@@ -431,6 +431,11 @@ pub fn host_device() -> Device {
     Device::flex()
 }
 
+/// [`host_device`] as a resolved backend: what a loopback server in a test or the bench serves.
+pub fn host_backend() -> ResolvedBackend {
+    cpu_backend(BackendName::Flex, host_device(), None)
+}
+
 /// Resolve a backend config into a device, failing with a clear error rather than a panic.
 ///
 /// wgpu runtimes can only be initialised once per process, so resolved wgpu devices are cached:

@@ -5,7 +5,10 @@
 //! bench's `remote` backend without `--remote`, and tests).
 //!
 //! Nothing here speaks a protocol of its own: tensors, operations and gradients travel in Burn's
-//! remote protocol; gradlab only picks the address and the token and explains failures.
+//! remote protocol; gradlab only picks the address and the token and explains failures. What the
+//! server runs on travels the same way: Burn's session handshake carries no adapter name, so a
+//! [`Server`] answers one custom operation (`gradlab.served`, Burn's `with_custom_op`) with its
+//! [`ResolvedBackend::describe`] line as a tensor of bytes, which [`connect`] reads once.
 //!
 //! Architecture Invariant: a server binds a loopback address unless it has an access token
 //! ([`check_exposure`]), and a token never comes from the command line ([`crate::token`]).
@@ -17,9 +20,14 @@ use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+#[allow(deprecated)] // ndarray is deprecated upstream; gradlab-serve still serves it.
+use burn::backend::NdArray;
+use burn::backend::ir::{BackendIr, CustomOpIr, HandleContainer, TensorIr};
+use burn::backend::ops::FloatTensorOps;
+use burn::backend::{Cube, DispatchDevice, Flex, Remote};
 use burn::server::{AuthorizationRequest, PeerAuthorizer, RemoteServer, TokenAuthorizer, WebSocketTransport};
-use burn::tensor::Device;
-use burn::tensor::remote::{ConnectError, RemoteHost};
+use burn::tensor::remote::{ConnectError, CustomOpClient, RemoteHost};
+use burn::tensor::{DType, Device, Shape, TensorData};
 
 use crate::backend::{Adapter, BackendError, BackendName, REMOTE_TOKEN_ENV, RemoteSpec, RemoteUrl, ResolvedBackend};
 
@@ -50,6 +58,7 @@ pub fn connect(spec: &RemoteSpec) -> Result<ResolvedBackend, BackendError> {
         .init()
         .map_err(|e| fail(explain(&e, token.is_some())))?;
     stop_on_lost_server(&spec.url);
+    let served = ask_served(&device).map_err(fail)?;
     Ok(ResolvedBackend {
         requested: BackendName::Remote,
         backend: BackendName::Remote,
@@ -58,10 +67,75 @@ pub fn connect(spec: &RemoteSpec) -> Result<ResolvedBackend, BackendError> {
             name: spec.url.to_string(),
             device_type: "remote".into(),
             api: "burn-remote (websocket)".into(),
-            driver: "the server's device 0 (gradlab-serve prints the adapter it serves)".into(),
+            driver: served,
         },
         reason: None,
     })
+}
+
+/// The custom operation a [`Server`] answers with what it runs.
+const SERVED_OP: &str = "gradlab.served";
+/// Its answer's length: the text's UTF-8 bytes, one per element, then zeros.
+const SERVED_BYTES: usize = 256;
+
+/// `text` as the answer to [`SERVED_OP`] (cut at a character boundary to fit).
+fn served_tensor(text: &str) -> TensorData {
+    let mut end = text.len().min(SERVED_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut values = vec![0f32; SERVED_BYTES];
+    for (v, b) in values.iter_mut().zip(text[..end].bytes()) {
+        *v = f32::from(b);
+    }
+    TensorData::new(values, [SERVED_BYTES])
+}
+
+/// The text in an answer to [`SERVED_OP`].
+fn served_text(data: &TensorData) -> Result<String, String> {
+    let values = data
+        .try_to_vec::<f32>()
+        .map_err(|e| format!("the server's description is not a float tensor: {e:?}"))?;
+    let bytes = values
+        .iter()
+        .take_while(|v| **v != 0.0)
+        .map(|v| {
+            if (1.0..=255.0).contains(v) {
+                Ok(*v as u8)
+            } else {
+                Err(*v)
+            }
+        })
+        .collect::<Result<Vec<u8>, f32>>()
+        .map_err(|v| format!("the server's description holds {v}, not a byte"))?;
+    String::from_utf8(bytes).map_err(|e| format!("the server's description is not UTF-8: {e}"))
+}
+
+/// Ask the server behind `device` what it runs ([`SERVED_OP`]).
+fn ask_served(device: &Device) -> Result<String, String> {
+    let plain = device.clone().inner();
+    let DispatchDevice::Remote(remote) = plain.as_dispatch() else {
+        return Err("not a remote device".into());
+    };
+    let client = CustomOpClient::new(remote);
+    let out = TensorIr::uninit(client.create_empty_handle(), Shape::new([SERVED_BYTES]), DType::F32);
+    let answer = client
+        .register(CustomOpIr::new(SERVED_OP, &[], &[out]))
+        .pop()
+        .ok_or("the server gave no answer to what it runs")?;
+    let data = pollster::block_on(<Remote as FloatTensorOps<Remote>>::float_into_data(answer))
+        .map_err(|e| format!("reading what the server runs: {e:?}"))?;
+    served_text(&data)
+}
+
+/// The handler of [`SERVED_OP`] on backend `B`.
+fn answer_served<B: BackendIr>(
+    text: String,
+) -> impl Fn(&mut HandleContainer<B::Handle>, &CustomOpIr, &B::Device) + Send + Sync + 'static {
+    move |handles, op, device| {
+        let tensor = B::float_from_data(served_tensor(&text), device);
+        handles.register_float_tensor::<B>(&op.outputs[0].id, tensor);
+    }
 }
 
 /// A TCP connection to the server's address, so that a server that is not running is reported at
@@ -225,9 +299,10 @@ impl std::fmt::Debug for Server {
 }
 
 impl Server {
-    /// Bind `addr` for `devices` (all of one backend); clients must present `token` when given.
-    /// A non-loopback `addr` needs a token ([`check_exposure`]; `token_hint` says how to give one).
-    pub fn new(addr: SocketAddr, devices: Vec<Device>, token: Option<&str>, token_hint: &str) -> Result<Self> {
+    /// Bind `addr` to serve `served`'s device, telling clients what it is
+    /// ([`ResolvedBackend::describe`]); clients must present `token` when given. A non-loopback
+    /// `addr` needs a token ([`check_exposure`]; `token_hint` says how to give one).
+    pub fn new(addr: SocketAddr, served: &ResolvedBackend, token: Option<&str>, token_hint: &str) -> Result<Self> {
         check_exposure(addr, token.is_some(), token_hint)?;
         let token = token
             .map(TokenAuthorizer::new)
@@ -235,10 +310,20 @@ impl Server {
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let listener = TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
         let log = SessionLog::default();
-        let server = RemoteServer::new(devices).with_authorizer(Logged {
+        let text = served.describe();
+        let server = RemoteServer::new([served.device.clone()]).with_authorizer(Logged {
             token,
             log: log.clone(),
         });
+        let server = match served.device.clone().inner().as_dispatch() {
+            DispatchDevice::Cube(_) => server.with_custom_op::<Cube, _>(SERVED_OP, answer_served::<Cube>(text)),
+            DispatchDevice::Flex(_) => server.with_custom_op::<Flex, _>(SERVED_OP, answer_served::<Flex>(text)),
+            #[allow(deprecated)] // ndarray is deprecated upstream; gradlab-serve still serves it.
+            DispatchDevice::NdArray(_) => {
+                server.with_custom_op::<NdArray, _>(SERVED_OP, answer_served::<NdArray>(text))
+            }
+            _ => bail!("a server hosts this machine's devices, not {}", served.describe()),
+        };
         Ok(Server { listener, server, log })
     }
 
@@ -280,9 +365,9 @@ impl std::fmt::Debug for Loopback {
 }
 
 impl Loopback {
-    /// Serve `devices` (clients must present `token` when given).
-    pub fn start(devices: Vec<Device>, token: Option<&str>) -> Result<Self> {
-        let server = Server::new(SocketAddr::from(([127, 0, 0, 1], 0)), devices, token, "a token")?;
+    /// Serve `served`'s device (clients must present `token` when given).
+    pub fn start(served: &ResolvedBackend, token: Option<&str>) -> Result<Self> {
+        let server = Server::new(SocketAddr::from(([127, 0, 0, 1], 0)), served, token, "a token")?;
         let addr = server.addr()?;
         let log = server.log();
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -325,6 +410,23 @@ impl Drop for Loopback {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_a_server_runs_survives_its_byte_tensor() {
+        for text in [
+            "flex on Intel(R) Xeon(R), cpu [2 threads]",
+            "wgpu on NVIDIA H200 — ü",
+            "",
+        ] {
+            assert_eq!(served_text(&served_tensor(text)).unwrap(), text);
+        }
+        // Longer than the answer holds: cut at a character boundary, never mid-character.
+        let long = "é".repeat(SERVED_BYTES);
+        let back = served_text(&served_tensor(&long)).unwrap();
+        assert_eq!(back, "é".repeat(SERVED_BYTES / 2));
+        let bad = TensorData::new(vec![300f32; 4], [4]);
+        assert!(served_text(&bad).unwrap_err().contains("300"));
+    }
 
     #[test]
     fn only_loopback_may_listen_without_a_token() {

@@ -46,12 +46,26 @@ fn training_on_a_server_matches_local_flex() {
     let o = mnist_cnn(&[&["--remote", &server.url, "--out", "remote"][..], &SMALL].concat(), d);
     let t = text(&o);
     assert!(o.status.success(), "{t}");
-    assert!(t.contains(&format!("backend: remote {}", server.url)), "{t}");
+    // What the server runs, as it says it (Burn's handshake carries no adapter name; gradlab-serve
+    // answers a custom operation with the line it printed).
+    let serving = server.stderr();
+    let served = serving
+        .lines()
+        .find_map(|l| l.split_once(": serving ").map(|(_, s)| s.to_string()))
+        .unwrap_or_else(|| panic!("the server names what it serves: {serving}"));
+    assert!(served.starts_with("flex on "), "{served}");
+    assert!(t.contains(&format!("backend: remote {} → {served}", server.url)), "{t}");
     let o = mnist_cnn(&[&["--backend", "flex", "--out", "local"][..], &SMALL].concat(), d);
     assert!(o.status.success(), "{}", text(&o));
     let (r, l) = (report(&d.join("remote/run-001")), report(&d.join("local/run-001")));
     assert_eq!(r["backend"]["backend"], "remote", "recorded: {}", r["backend"]);
     assert_eq!(r["backend"]["adapter"]["name"], server.url.as_str());
+    assert_eq!(
+        r["backend"]["adapter"]["driver"],
+        served.as_str(),
+        "recorded: {}",
+        r["backend"]
+    );
     // The same seed, data and steps: the server's stock layers and the local fast path differ
     // only in float summation order.
     let (rl, ll) = (r["test"]["loss"].as_f64().unwrap(), l["test"]["loss"].as_f64().unwrap());
@@ -203,8 +217,8 @@ fn two_servers() -> (
     gradlab::remote::Loopback,
     Vec<burn::tensor::Device>,
 ) {
-    let a = gradlab::remote::Loopback::start(vec![burn::tensor::Device::flex()], None).unwrap();
-    let b = gradlab::remote::Loopback::start(vec![burn::tensor::Device::flex()], None).unwrap();
+    let a = gradlab::remote::Loopback::start(&gradlab::backend::host_backend(), None).unwrap();
+    let b = gradlab::remote::Loopback::start(&gradlab::backend::host_backend(), None).unwrap();
     let devices = [&a, &b]
         .iter()
         .map(|s| {

@@ -96,7 +96,7 @@ fn run(cli: Cli) -> Result<()> {
     // Before the devices start: a refused address costs nothing.
     gradlab::remote::check_exposure(cfg.listen, token.is_some(), TOKEN_HINT)?;
     let backend = gradlab::backend::resolve(&BackendConfig::local(cfg.backend, cfg.adapter))?;
-    let server = gradlab::remote::Server::new(cfg.listen, vec![backend.device.clone()], token.as_deref(), TOKEN_HINT)
+    let server = gradlab::remote::Server::new(cfg.listen, &backend, token.as_deref(), TOKEN_HINT)
         .with_context(|| format!("--listen {}", cfg.listen))?;
     let addr = server.addr()?;
     eprintln!(

@@ -56,6 +56,34 @@ fn it_serves_on_loopback_logs_sessions_and_stops_on_sigterm() {
     assert!(log.contains("gradlab-serve: stopped"), "{log}");
 }
 
+/// What the server prints it serves, from its `serving …` line.
+fn served_line(server: &ServeProcess) -> String {
+    let log = server.stderr();
+    log.lines()
+        .find_map(|l| l.split_once(": serving ").map(|(_, s)| s.to_string()))
+        .unwrap_or_else(|| panic!("no `serving` line: {log}"))
+}
+
+#[test]
+fn a_client_says_what_each_kind_of_server_runs() {
+    // One per backend kind gradlab-serve hosts (Burn's Flex, NdArray and CubeCL backends each
+    // answer the question through their own handler).
+    for backend in ["flex", "ndarray", "wgpu"] {
+        if !gradlab_testkit::can_run(backend.parse().unwrap(), "a client asking a wgpu server what it runs") {
+            continue;
+        }
+        let mut server = ServeProcess::start(&["--backend", backend], &[]);
+        let served = served_line(&server);
+        assert!(served.starts_with(&format!("{backend} on ")), "{served}");
+        let remote = client(&server.url, None).unwrap();
+        assert_eq!(remote.describe(), format!("remote {} → {served}", server.url));
+        assert_eq!(sum_on(&remote.device, 10), 55.0, "{backend}");
+        drop(remote);
+        let status = server.terminate();
+        assert!(status.success(), "{status:?}\n{}", server.stderr());
+    }
+}
+
 #[test]
 fn tokens_guard_the_server_and_refusals_are_logged() {
     let dir = tempfile::tempdir().unwrap();
