@@ -31,17 +31,27 @@ pub fn table(results: &[Measurement]) -> String {
         let rows: Vec<&Measurement> = results.iter().filter(|m| m.model == model).collect();
         let unit = rows.first().map_or("items", |m| m.unit.as_str());
         s.push_str(&format!(
-            "\n{model} — training and inference steps; median [min–max] ms, {unit}/s at the median, first call ms, process peak RSS MiB (+ rise during the step), device MiB\n"
+            "\n{model} — training and inference steps; median [min–max] ms, {unit}/s at the median, first call ms, process peak RSS MiB (+ rise during the step), device MiB, kernel launches per train/infer step (CubeCL backends)\n"
         ));
         s.push_str(&format!(
-            "{:<8} {:>6} | {:>26} {:>11} {:>9} | {:>26} {:>11} {:>9} | {:>12} {:>6}\n",
-            "backend", "batch", "train ms", "train/s", "first", "infer ms", "infer/s", "first", "RSS (+rise)", "dev"
+            "{:<8} {:>6} | {:>26} {:>11} {:>9} | {:>26} {:>11} {:>9} | {:>12} {:>6} | {:>9}\n",
+            "backend",
+            "batch",
+            "train ms",
+            "train/s",
+            "first",
+            "infer ms",
+            "infer/s",
+            "first",
+            "RSS (+rise)",
+            "dev",
+            "launches"
         ));
         for m in rows {
             let t = &m.train;
             let i = &m.infer;
             s.push_str(&format!(
-                "{:<8} {:>6} | {:>26} {:>11.0} {:>9.1} | {:>26} {:>11.0} {:>9.1} | {:>12} {:>6}\n",
+                "{:<8} {:>6} | {:>26} {:>11.0} {:>9.1} | {:>26} {:>11.0} {:>9.1} | {:>12} {:>6} | {:>9}\n",
                 m.backend.as_str(),
                 m.batch,
                 format!("{:.3} [{:.3}–{:.3}]", t.median_ms, t.min_ms, t.max_ms),
@@ -56,22 +66,31 @@ pub fn table(results: &[Measurement]) -> String {
                     opt(larger(t.rss_growth_mib, i.rss_growth_mib))
                 ),
                 opt(larger(t.device_reserved_mib, i.device_reserved_mib)),
+                launches(m),
             ));
         }
     }
     s
 }
 
+/// `train/infer` kernel launches per step, `-` where not counted.
+fn launches(m: &Measurement) -> String {
+    match (&m.train.launches, &m.infer.launches) {
+        (Some(t), Some(i)) => format!("{}/{}", t.total, i.total),
+        _ => "-".into(),
+    }
+}
+
 /// `results.csv`: one row per measurement.
 pub fn csv(results: &[Measurement]) -> String {
     let mut s = String::from(
-        "model,backend,batch,unit,items_per_step,train_median_ms,train_min_ms,train_max_ms,train_first_ms,train_reps,train_items_per_s,infer_median_ms,infer_min_ms,infer_max_ms,infer_first_ms,infer_reps,infer_items_per_s,peak_rss_mib,rss_growth_mib,device_reserved_mib\n",
+        "model,backend,batch,unit,items_per_step,train_median_ms,train_min_ms,train_max_ms,train_first_ms,train_reps,train_items_per_s,infer_median_ms,infer_min_ms,infer_max_ms,infer_first_ms,infer_reps,infer_items_per_s,peak_rss_mib,rss_growth_mib,device_reserved_mib,train_launches,infer_launches\n",
     );
     for m in results {
         let (t, i) = (&m.train, &m.infer);
         let o = |v: Option<f64>| v.map_or(String::new(), |x| format!("{x:.1}"));
         s.push_str(&format!(
-            "{},{},{},{},{},{:.4},{:.4},{:.4},{:.2},{},{:.1},{:.4},{:.4},{:.4},{:.2},{},{:.1},{},{},{}\n",
+            "{},{},{},{},{},{:.4},{:.4},{:.4},{:.2},{},{:.1},{:.4},{:.4},{:.4},{:.2},{},{:.1},{},{},{},{},{}\n",
             m.model,
             m.backend.as_str(),
             m.batch,
@@ -92,6 +111,8 @@ pub fn csv(results: &[Measurement]) -> String {
             o(larger(t.peak_rss_mib, i.peak_rss_mib)),
             o(larger(t.rss_growth_mib, i.rss_growth_mib)),
             o(larger(t.device_reserved_mib, i.device_reserved_mib)),
+            t.launches.as_ref().map_or(String::new(), |l| l.total.to_string()),
+            i.launches.as_ref().map_or(String::new(), |l| l.total.to_string()),
         ));
     }
     s

@@ -2,7 +2,10 @@
 //! allocation), then warm-up calls, then repetitions each timed alone — every call ends with a
 //! device sync inside the timed region, so asynchronous backends are timed to completion.
 //! Memory: the process's peak resident set (reset before each measurement where Linux allows)
-//! and, where the backend reports it, the device allocator's reserved bytes.
+//! and, where the backend reports it, the device allocator's reserved bytes. Launches: on a
+//! CubeCL backend (wgpu, vulkan), the kernels one more warm call launches, counted by CubeCL's
+//! launch hook (`gradlab::launches`) — on a GPU a small model's step costs about that many
+//! launch latencies.
 
 use std::time::Instant;
 
@@ -45,6 +48,20 @@ pub struct Timing {
     pub rss_growth_mib: Option<f64>,
     /// Bytes the device allocator held at the end, MiB (None: the backend does not say).
     pub device_reserved_mib: Option<f64>,
+    /// The kernels one warm call launched (None: not a CubeCL backend in this process — flex and
+    /// ndarray launch none, a remote device's kernels run in the server). Absent in reports
+    /// written before it was measured.
+    #[serde(default)]
+    pub launches: Option<Launches>,
+}
+
+/// The kernels one call launched.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Launches {
+    /// All of them.
+    pub total: u64,
+    /// By kernel (short type name), most launched first.
+    pub by_kernel: Vec<(String, u64)>,
 }
 
 /// Median of `v` (sorted in place).
@@ -106,6 +123,16 @@ pub fn measure(
         step()?;
         times.push(t.elapsed().as_secs_f64() * 1e3);
     }
+    let launches = if gradlab::launches::counts_launches(device) {
+        let counter = gradlab::launches::LaunchCounter::start();
+        step()?;
+        Some(Launches {
+            total: counter.total(),
+            by_kernel: counter.by_kernel(),
+        })
+    } else {
+        None
+    };
     let reps = times.len();
     let min_ms = times.iter().copied().fold(f64::INFINITY, f64::min);
     let max_ms = times.iter().copied().fold(0.0, f64::max);
@@ -125,5 +152,6 @@ pub fn measure(
         device_reserved_mib: device
             .memory_pool_usage()
             .map(|u| u.bytes_reserved as f64 / (1024.0 * 1024.0)),
+        launches,
     })
 }

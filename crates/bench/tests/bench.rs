@@ -69,8 +69,39 @@ fn quick_run_on_flex_and_wgpu_writes_a_valid_report() {
             let first = r[step]["first_ms"].as_f64().unwrap();
             assert!(ips.is_finite() && ips > 0.0 && first >= 0.0, "{r}");
             assert!(r[step]["reps"].as_u64().unwrap() >= 3);
+            // Kernel launches: counted on wgpu (CubeCL), by kernel, adding up; not on flex.
+            let launches = &r[step]["launches"];
+            if r["backend"] == "wgpu" {
+                let total = launches["total"].as_u64().unwrap();
+                let by_kernel = launches["by_kernel"].as_array().unwrap();
+                let sum: u64 = by_kernel.iter().map(|k| k[1].as_u64().unwrap()).sum();
+                assert!(total >= 1 && sum == total, "{r}");
+            } else {
+                assert!(launches.is_null(), "{r}");
+            }
         }
     }
+    // The table shows them (train/infer), and `-` where not counted.
+    let row = |backend: &str| {
+        t.lines()
+            .find(|l| l.starts_with(&format!("{backend:<8} {:>6} |", 32)))
+            .unwrap_or_else(|| panic!("no {backend} row:\n{t}"))
+            .to_string()
+    };
+    let sentiment = &t[t.find("\nsentiment —").expect("a sentiment table")..];
+    let wgpu_row = sentiment.lines().find(|l| l.starts_with("wgpu ")).unwrap();
+    let r = results
+        .iter()
+        .find(|r| r["model"] == "sentiment" && r["backend"] == "wgpu")
+        .unwrap();
+    assert!(
+        wgpu_row.ends_with(&format!(
+            "{}/{}",
+            r["train"]["launches"]["total"], r["infer"]["launches"]["total"]
+        )),
+        "{wgpu_row}"
+    );
+    assert!(row("flex").ends_with(" -"), "{}", row("flex"));
     assert!(report["machine"]["cpu"].is_string() && report["machine"]["logical_cores"].as_u64().unwrap() >= 1);
     assert_eq!(report["backends"].as_array().unwrap().len(), 2);
     let pairs = report["conformance"]["pairs"].as_array().unwrap();
@@ -129,6 +160,7 @@ fn quick_run_on_flex_and_wgpu_writes_a_valid_report() {
     );
     let csv = std::fs::read_to_string(run.join("results.csv")).unwrap();
     assert_eq!(csv.lines().count(), 1 + 9);
+    assert!(csv.lines().next().unwrap().ends_with(",train_launches,infer_launches"));
     for m in ["mnist-cnn", "mnist-cnn-fast", "sentiment", "rnn", "xor-backprop"] {
         let svg = std::fs::read_to_string(run.join(format!("throughput-{m}.svg"))).unwrap();
         assert!(svg.starts_with("<svg"), "{m}");

@@ -8,6 +8,7 @@
 //! - [`report`], [`progress`]: metrics files, plots, confusion matrices, progress bars.
 //! - [`runs`]: `run-NNN` folders and the `latest` pointer.
 //! - [`io`]: atomic file writes.
+//! - [`launches`]: counting the GPU kernels a piece of work launches (CubeCL's launch hook).
 //! - [`onnx`]: ONNX export (burn-onnx), with documented input/output names.
 //! - [`parallel`]: data-parallel training steps over several devices (burn's gradient
 //!   accumulation on the main device).
@@ -22,6 +23,7 @@ pub mod data;
 pub mod exchange;
 pub mod guard;
 pub mod io;
+pub mod launches;
 pub mod onnx;
 pub mod parallel;
 pub mod progress;

@@ -121,8 +121,9 @@ impl State {
     }
 
     /// One Adagrad step on chunk `k` of every stream; returns the chunk loss (summed over its
-    /// characters, averaged over the streams).
-    fn step(&mut self, run: &Run, k: usize) -> f64 {
+    /// characters, averaged over the streams) — on the burn engine still on the device, for the
+    /// loop to read a batch of them at once.
+    fn step(&mut self, run: &Run, k: usize) -> ChunkLoss {
         let cfg = run.cfg;
         let (train, t_len) = (&run.corpus.train, cfg.seq_length);
         match self {
@@ -134,7 +135,7 @@ impl State {
                 manual::clip(&mut g, cfg.clip);
                 manual::adagrad(params, &g, mem, cfg.learning_rate);
                 *h = h_last;
-                loss
+                ChunkLoss::Host(loss)
             }
             State::Burn {
                 model,
@@ -144,11 +145,10 @@ impl State {
             } => {
                 let (inputs, targets) = chunk_tensors(train, run.seg, k * t_len, t_len, cfg.batch_size, device);
                 let (loss, h_last) = model.forward_chunk(inputs, targets, h.clone());
-                let loss_value = loss.clone().into_scalar::<f64>();
                 let grads = GradientsParams::from_grads(loss.backward(), &*model);
                 *model = optim.step(cfg.learning_rate, model.clone(), grads);
                 *h = h_last.detach();
-                loss_value
+                ChunkLoss::Device(loss.inner())
             }
         }
     }
@@ -182,6 +182,28 @@ impl State {
             State::Burn { model, .. } => model.to_params(),
         }
     }
+}
+
+/// A step's chunk loss: the manual engine's, or the burn engine's still on its device.
+enum ChunkLoss {
+    Host(f64),
+    Device(Tensor<1>),
+}
+
+/// How many burn-engine steps pass between reads of their losses. A read waits for the device
+/// to finish everything queued, so one per step would stall a GPU every step; the losses stay on
+/// the device and are read together (the divergence check and the smoothed loss then see each
+/// step's loss, in order, at most this many steps late).
+const LOSS_READ_EVERY: usize = 25;
+
+/// The losses of `pending` (step, loss on the device), read in one transfer, in step order.
+fn read_losses(pending: &mut Vec<(usize, Tensor<1>)>) -> Vec<(usize, f64)> {
+    if pending.is_empty() {
+        return Vec::new();
+    }
+    let (steps, losses): (Vec<usize>, Vec<Tensor<1>>) = pending.drain(..).unzip();
+    let values: Vec<f64> = Tensor::cat(losses, 0).into_data().iter::<f64>().collect();
+    steps.into_iter().zip(values).collect()
 }
 
 /// What a run trains on, how its text is cut into steps, and where it writes.
@@ -342,25 +364,37 @@ pub fn train(cfg: &RnnConfig, backend: &ResolvedBackend, corpus: &Corpus, verbos
     let mut history = Vec::new();
     let bar = gradlab::progress::bar(run.total_steps as u64, "training".into(), verbose);
     let t0 = Instant::now();
+    // Losses still on the device, and losses read but not yet accounted for.
+    let mut pending: Vec<(usize, Tensor<1>)> = Vec::new();
+    let mut read: Vec<(usize, f64)> = Vec::new();
     for step in 1..=run.total_steps {
         let k = (step - 1) % run.steps_per_epoch;
         if k == 0 {
             state.reset_hidden();
         }
-        let loss = state.step(&run, k);
-        // `loss` sums the chunk's t_len characters.
-        gradlab::guard::check_loss(
-            &format!("step {step}"),
-            loss / t_len as f64,
-            (v as f64).ln(),
-            cfg.learning_rate,
-        )?;
-        smooth = 0.999 * smooth + 0.001 * loss;
+        match state.step(&run, k) {
+            ChunkLoss::Host(loss) => read.push((step, loss)),
+            ChunkLoss::Device(loss) => pending.push((step, loss)),
+        }
+        let evaluating = step % cfg.eval_every == 0 || step == run.total_steps;
+        if pending.len() >= LOSS_READ_EVERY || evaluating {
+            read.extend(read_losses(&mut pending));
+        }
+        for (at, loss) in read.drain(..) {
+            // `loss` sums the chunk's t_len characters.
+            gradlab::guard::check_loss(
+                &format!("step {at}"),
+                loss / t_len as f64,
+                (v as f64).ln(),
+                cfg.learning_rate,
+            )?;
+            smooth = 0.999 * smooth + 0.001 * loss;
+        }
         bar.inc(1);
         if step % 100 == 0 && !bar.is_hidden() {
             bar.set_message(format!("smooth loss {smooth:.2} ({:.3}/char)", smooth / t_len as f64));
         }
-        if step % cfg.eval_every == 0 || step == run.total_steps {
+        if evaluating {
             run.evaluate(&state, step, smooth, t0, &bar, &mut history)?;
         }
     }

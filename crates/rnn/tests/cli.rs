@@ -423,3 +423,32 @@ fn export_writes_the_cell_and_the_vocabulary() {
     let want: std::collections::BTreeMap<String, Vec<usize>> = want.into_iter().map(|(n, s)| (n.into(), s)).collect();
     assert_eq!(shapes, want);
 }
+
+#[test]
+fn the_burn_engine_stops_a_diverging_run_though_it_reads_losses_in_batches() {
+    // Adagrad's first step moves every weight by ±learning_rate: at 1e6 the next chunk's loss is
+    // far beyond chance (or not finite). The burn engine reads its losses 25 steps at a time, so
+    // the run stops at the first read, naming the first bad step, and saves no final model.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = RnnConfig {
+        learning_rate: 1e6,
+        ..short_config(Engine::Burn, BackendName::Flex, dir.path())
+    };
+    let corpus = load(
+        &gradlab::workspace_root().join(&cfg.data_file),
+        cfg.valid_fraction,
+        cfg.limit,
+    )
+    .unwrap();
+    let e = train(&cfg, &gradlab_testkit::backend(BackendName::Flex), &corpus, false)
+        .err()
+        .expect("a diverging run is an error");
+    let e = format!("{e:#}");
+    let step: usize = e
+        .split("training diverged at step ")
+        .nth(1)
+        .and_then(|rest| rest.split(':').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("names the step: {e}"));
+    assert!((2..=25).contains(&step), "{e}");
+}

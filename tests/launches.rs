@@ -1,0 +1,96 @@
+//! `gradlab::launches` counts real kernel launches: known operation sequences on wgpu give the
+//! expected counts — and show Burn's kernel fusion at work —, a CPU backend launches none.
+//!
+//! The expected counts are what Burn 0.22.1 (CubeCL 0.11.3, fusion on) launches on lavapipe, as
+//! printed by this test's first run:
+//!
+//! ```text
+//! exp(2x + 1): 1 launch(es): [("ElemwiseFuse", 1)]
+//! matmul: 2 launch(es): [("ElemwiseFuse", 1), ("MatmulEntry", 1)]
+//! ```
+
+use std::sync::Mutex;
+
+use burn::tensor::{Device, Tensor};
+use gradlab::BackendName;
+use gradlab::launches::{LaunchCounter, counts_launches};
+use gradlab_testkit::can_run;
+
+/// CubeCL has one launch hook per process: the tests count one at a time.
+static ONE_COUNTER: Mutex<()> = Mutex::new(());
+
+/// `exp(2x + 1)` for a fresh `x`, read back to the host (the read flushes fusion's queue).
+fn three_elementwise_ops(device: &Device) -> Vec<f32> {
+    let x = Tensor::<1>::from_floats([0.0, 0.5, 1.0, 1.5], device);
+    x.mul_scalar(2.0)
+        .add_scalar(1.0)
+        .exp()
+        .into_data()
+        .try_to_vec()
+        .unwrap()
+}
+
+/// `a · b` for fresh 16×16 matrices of ones, read back.
+fn one_matmul(device: &Device) -> Vec<f32> {
+    let a = Tensor::<2>::ones([16, 16], device);
+    let b = Tensor::<2>::ones([16, 16], device);
+    a.matmul(b).into_data().try_to_vec().unwrap()
+}
+
+/// Launches of `work` once it is warm (first calls compile and, for matmul, autotune).
+fn launches_of(work: impl Fn()) -> (u64, Vec<(String, u64)>) {
+    let _one = ONE_COUNTER.lock().unwrap_or_else(|e| e.into_inner());
+    work();
+    work();
+    let counter = LaunchCounter::start();
+    work();
+    (counter.total(), counter.by_kernel())
+}
+
+#[test]
+fn known_operations_on_wgpu_launch_the_expected_kernels() {
+    if !can_run(BackendName::Wgpu, "counting kernel launches on wgpu") {
+        return;
+    }
+    let wgpu = gradlab_testkit::backend(BackendName::Wgpu).device;
+    assert!(counts_launches(&wgpu));
+    let expected: Vec<f32> = [1.0f32, 2.0, 3.0, 4.0].iter().map(|v| v.exp()).collect();
+    for (got, want) in three_elementwise_ops(&wgpu).iter().zip(&expected) {
+        assert!((got - want).abs() <= 1e-5 * want, "{got} vs {want}");
+    }
+    assert_eq!(one_matmul(&wgpu), vec![16.0; 256]);
+
+    // Three element-wise operations, one kernel: fusion is on.
+    let (elementwise, kernels) = launches_of(|| {
+        three_elementwise_ops(&wgpu);
+    });
+    println!("exp(2x + 1): {elementwise} launch(es): {kernels:?}");
+    assert_eq!(kernels, [("ElemwiseFuse".to_string(), 1)]);
+    // The two fills fused into one kernel, then the matmul.
+    let (matmul, kernels) = launches_of(|| {
+        one_matmul(&wgpu);
+    });
+    println!("matmul: {matmul} launch(es): {kernels:?}");
+    assert_eq!(
+        kernels,
+        [("ElemwiseFuse".to_string(), 1), ("MatmulEntry".to_string(), 1)]
+    );
+    assert_eq!((elementwise, matmul), (1, 2));
+    let (five, _) = launches_of(|| {
+        for _ in 0..5 {
+            three_elementwise_ops(&wgpu);
+        }
+    });
+    assert_eq!(five, 5, "each repetition launches its kernel");
+}
+
+#[test]
+fn a_cpu_backend_launches_no_cubecl_kernels() {
+    let flex = Device::flex();
+    assert!(!counts_launches(&flex));
+    let (launches, kernels) = launches_of(|| {
+        three_elementwise_ops(&flex);
+        one_matmul(&flex);
+    });
+    assert_eq!(launches, 0, "{kernels:?}");
+}
