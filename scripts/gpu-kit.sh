@@ -5,9 +5,11 @@
 # CSV reference.py times on, and KIT.txt (commit, toolchain, sizes, SHA-256 of each file) — as a
 # folder and as one xz-compressed tar file, and print their sizes.
 #
-#   scripts/gpu-kit.sh [--list] [--out DIR]
+#   scripts/gpu-kit.sh [--list] [--out DIR] [--features F]
 #
 # --list: print the files the kit holds and where each comes from, build nothing.
+# --features: cargo features of the binaries, e.g. `spirv` (CubeCL's SPIR-V compiler: the
+#   report's `spirv` bench backend; in such a build wgpu/vulkan compile through SPIR-V too).
 # --out: the kit folder (default dist/gpu-kit; the archive is DIR.tar.xz beside it). An existing
 #   kit folder and archive are replaced (they are build outputs, made only by this script).
 #
@@ -16,12 +18,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-list=0 out="dist/gpu-kit"
+list=0 out="dist/gpu-kit" features=()
 while (($#)); do
   case "$1" in
     --list) list=1 ;;
     --out) out="${2:?--out needs a folder}"; shift ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --features) features=(--features "${2:?--features needs a list}"); shift ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "gpu-kit.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -51,7 +54,7 @@ if ((list)); then
 fi
 
 start=$SECONDS
-cargo build --release --workspace
+cargo build --release --workspace ${features[@]+"${features[@]}"}
 rm -rf "$out" "$out.tar.xz"
 mkdir -p "$out/datasets/mnist-5k"
 for f in "${files[@]}"; do
@@ -63,7 +66,7 @@ done
   echo "gradlab GPU kit, built $(date -u '+%Y-%m-%d %H:%M UTC') on $(uname -m)"
   echo "commit: $(git rev-parse HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')"
   echo "toolchain: $(rustc --version)"
-  echo "profile: release (strip = true)"
+  echo "profile: release (strip = true); cargo features: ${features[1]:-none}"
   (cd "$out" && find . -type f ! -name KIT.txt | sort | xargs sha256sum | while read -r sum path; do
     echo "$sum  $(stat -c %s "$path") bytes  ${path#./}"
   done)

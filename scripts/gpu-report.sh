@@ -56,7 +56,7 @@ plan+=("torch-cuda-256|50|python3 $here/reference.py --device cuda --batch 256 -
 for m in "${bench_models[@]}"; do
   ref=""
   [ "$m" = mnist-cnn ] && ref="--reference $out/reference-32.json"
-  plan+=("bench-$m|60|$bin/bench --backends flex,wgpu,vulkan --models $m --batch-sizes 1,32,256,1024 --out $out/bench-$m $ref")
+  plan+=("bench-$m|60|$bin/bench --backends flex,wgpu,vulkan,spirv --models $m --batch-sizes 1,32,256,1024 --out $out/bench-$m $ref")
 done
 plan+=("mnist-cnn-auto|30|$bin/mnist-cnn --backend auto --out $out/runs-auto train --epochs 1 --train-limit 64 --test-limit 64")
 plan+=("mnist-cnn-wgpu|75|$bin/mnist-cnn --backend wgpu --out $out/runs-wgpu")

@@ -94,3 +94,43 @@ fn a_cpu_backend_launches_no_cubecl_kernels() {
     });
     assert_eq!(launches, 0, "{kernels:?}");
 }
+
+/// The seed CNN's convolution blocks — `pool(relu(conv1))`, `pool(relu(conv2))`, `relu(conv3)`,
+/// burn's stock layers, forward and backward at batch 32 — against its whole forward, loss and
+/// backward: whether CubeCL versions of fastconv's fused ops would cut many launches.
+#[test]
+fn where_the_seed_cnn_step_launches_its_kernels() {
+    use burn::nn::conv::Conv2dConfig;
+    use burn::nn::pool::MaxPool2dConfig;
+    use burn::tensor::activation::relu;
+    use burn::tensor::{Distribution, Int};
+
+    if !can_run(BackendName::Wgpu, "counting the seed CNN's kernel launches on wgpu") {
+        return;
+    }
+    let wgpu = gradlab_testkit::backend(BackendName::Wgpu).device;
+    let device = wgpu.clone().autodiff();
+    let model = gradlab::seeded(&device, 3, || mnist_cnn::model::Cnn::new(&device));
+    let images = || Tensor::<4>::random([32, 1, 28, 28], Distribution::Uniform(0.0, 1.0), &device);
+    let targets = Tensor::<1, Int>::from_ints([3; 32], &device);
+    let (whole, whole_kernels) = launches_of(|| {
+        let loss = mnist_cnn::training::loss(model.forward(images()), targets.clone());
+        drop(loss.backward());
+        wgpu.sync().unwrap();
+    });
+    let convs: Vec<_> = [(1, 32), (32, 64), (64, 64)]
+        .into_iter()
+        .map(|(i, o)| Conv2dConfig::new([i, o], [3, 3]).init(&device))
+        .collect();
+    let pool = MaxPool2dConfig::new([2, 2]).init();
+    let (blocks, block_kernels) = launches_of(|| {
+        let x = pool.forward(relu(convs[0].forward(images())));
+        let x = pool.forward(relu(convs[1].forward(x)));
+        let x = relu(convs[2].forward(x));
+        drop(x.sum().backward());
+        wgpu.sync().unwrap();
+    });
+    println!("whole forward + loss + backward: {whole} launches: {whole_kernels:?}");
+    println!("its convolution blocks alone: {blocks} launches: {block_kernels:?}");
+    assert!(blocks >= 3 && whole > blocks, "{blocks} of {whole}");
+}

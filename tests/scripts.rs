@@ -43,7 +43,7 @@ fn gpu_report_dry_run_prints_every_step_with_its_limit_and_runs_nothing() {
         assert!(t.contains(&format!("  {step} ")), "no step {step} in:\n{t}");
     }
     assert!(
-        t.contains("--backends flex,wgpu,vulkan") && t.contains("--batch-sizes 1,32,256,1024"),
+        t.contains("--backends flex,wgpu,vulkan,spirv") && t.contains("--batch-sizes 1,32,256,1024"),
         "{t}"
     );
     assert!(t.contains("reference.py --device cuda --batch 256"), "{t}");

@@ -9,10 +9,13 @@
 //! friends themselves; they receive a `Device` from [`resolve`].
 //!
 //! Kernels for `wgpu` and `vulkan` are written in WGSL and translated by wgpu (naga). burn's
-//! `vulkan` cargo feature, which swaps in cubecl's own SPIR-V compiler, is deliberately not
-//! enabled: with burn 0.22.1 / cubecl 0.11.3 every SPIR-V kernel crashes Mesa's lavapipe
-//! (Mesa 22.3.6 and 25.0.7, inside `vkCreateComputePipelines`), the only Vulkan driver a
-//! machine without a GPU has.
+//! `vulkan` cargo feature, which swaps in cubecl's own SPIR-V compiler, is opt-in (gradlab's
+//! cargo feature `spirv`, backend name `spirv`): with burn 0.22.1 / cubecl 0.11.3 every SPIR-V
+//! kernel crashes Mesa's lavapipe (Mesa 22.3.6 and 25.0.7, inside `vkCreateComputePipelines`),
+//! the only Vulkan driver a machine without a GPU has, so it is refused on a software adapter.
+//! CubeCL picks the compiler per graphics API, not per device: in a `spirv` build every Vulkan
+//! device — `wgpu` and `vulkan` included — compiles through SPIR-V where the adapter supports
+//! it, so there all three are refused on a software Vulkan adapter.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -41,17 +44,21 @@ pub enum BackendName {
     /// A device of a `gradlab-serve` elsewhere, through Burn's remote backend (`remote_url`,
     /// `--remote ws://HOST:PORT`; binaries built with `--features remote`).
     Remote,
+    /// wgpu on Vulkan with CubeCL's SPIR-V compiler (binaries built with `--features spirv`;
+    /// refused on software adapters, which it crashes).
+    Spirv,
 }
 
 impl BackendName {
     /// Every name, for error messages and help.
-    pub const ALL: [BackendName; 6] = [
+    pub const ALL: [BackendName; 7] = [
         BackendName::Auto,
         BackendName::Flex,
         BackendName::Ndarray,
         BackendName::Wgpu,
         BackendName::Vulkan,
         BackendName::Remote,
+        BackendName::Spirv,
     ];
 
     /// The lowercase name used in configs and on the CLI.
@@ -63,12 +70,13 @@ impl BackendName {
             BackendName::Wgpu => "wgpu",
             BackendName::Vulkan => "vulkan",
             BackendName::Remote => "remote",
+            BackendName::Spirv => "spirv",
         }
     }
 
     /// Whether this backend runs through wgpu (a GPU API, possibly on a software adapter).
     pub fn is_wgpu(self) -> bool {
-        matches!(self, BackendName::Wgpu | BackendName::Vulkan)
+        matches!(self, BackendName::Wgpu | BackendName::Vulkan | BackendName::Spirv)
     }
 }
 
@@ -280,7 +288,7 @@ impl BackendConfig {
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum BackendError {
     /// A backend name that is not one of [`BackendName::ALL`].
-    #[error("unknown backend `{0}` (expected one of: auto, flex, ndarray, wgpu, vulkan, remote)")]
+    #[error("unknown backend `{0}` (expected one of: auto, flex, ndarray, wgpu, vulkan, remote, spirv)")]
     UnknownBackend(String),
     /// A `remote_url` / `--remote` value that is not `ws://HOST:PORT`.
     #[error("bad remote URL `{value}`: {why}")]
@@ -301,6 +309,24 @@ pub enum BackendError {
          (`cargo build --release --workspace --features remote`)"
     )]
     RemoteNotBuilt,
+    /// The binary was built without the `spirv` cargo feature.
+    #[error(
+        "backend `spirv`: this binary was built without CubeCL's SPIR-V compiler; build with `--features spirv` \
+         (`cargo build --release --workspace --features spirv`)"
+    )]
+    SpirvNotBuilt,
+    /// CubeCL's SPIR-V compiler on a software Vulkan adapter (lavapipe), which it crashes.
+    #[error(
+        "backend `{backend}`: not run on {name}, a software Vulkan adapter: CubeCL's SPIR-V compiler (this binary's \
+         `spirv` feature) crashes Mesa's lavapipe in vkCreateComputePipelines; use a GPU, or a build without \
+         `--features spirv` (WGSL) for wgpu/vulkan here"
+    )]
+    SpirvOnSoftware {
+        /// The backend asked for.
+        backend: BackendName,
+        /// The software adapter.
+        name: String,
+    },
     /// The remote server could not be reached or refused this client.
     #[error("backend `remote`: {url}: {message}")]
     RemoteFailed {
@@ -445,7 +471,8 @@ pub fn resolve(config: &BackendConfig) -> Result<ResolvedBackend, BackendError> 
         BackendName::Flex => Ok(cpu_backend(BackendName::Flex, Device::flex(), None)),
         #[allow(deprecated)] // ndarray is deprecated upstream; the project still offers it.
         BackendName::Ndarray => Ok(cpu_backend(BackendName::Ndarray, Device::ndarray(), None)),
-        BackendName::Wgpu | BackendName::Vulkan => {
+        BackendName::Spirv if !cfg!(feature = "spirv") => Err(BackendError::SpirvNotBuilt),
+        BackendName::Wgpu | BackendName::Vulkan | BackendName::Spirv => {
             let (device, adapter) = init_wgpu(config.backend, config.adapter)?;
             Ok(ResolvedBackend {
                 requested: config.backend,
@@ -646,7 +673,7 @@ fn init_wgpu(backend: BackendName, choice: AdapterChoice) -> Result<(Device, Ada
 
 /// Bring a wgpu runtime up (the caller holds the wgpu lock).
 fn start_wgpu(backend: BackendName, choice: AdapterChoice) -> Result<(Device, Adapter), BackendError> {
-    let api = if backend == BackendName::Vulkan {
+    let api = if matches!(backend, BackendName::Vulkan | BackendName::Spirv) {
         WgpuBackend::Vulkan
     } else {
         WgpuBackend::Auto
@@ -722,7 +749,20 @@ fn start_wgpu(backend: BackendName, choice: AdapterChoice) -> Result<(Device, Ad
             name: adapter.name,
         });
     }
+    // Before any kernel is compiled: the device is up, nothing has run on it.
+    if spirv_refuses(cfg!(feature = "spirv"), &adapter) {
+        return Err(BackendError::SpirvOnSoftware {
+            backend,
+            name: adapter.name,
+        });
+    }
     Ok((device, adapter))
+}
+
+/// Whether a build with CubeCL's SPIR-V compiler (`spirv_build`) must not run kernels on
+/// `adapter`: a software Vulkan adapter, which SPIR-V kernels crash (see the module docs).
+fn spirv_refuses(spirv_build: bool, adapter: &Adapter) -> bool {
+    spirv_build && adapter.api == "vulkan" && adapter.is_software()
 }
 
 /// The `--adapter` values, for messages.
@@ -822,6 +862,34 @@ mod tests {
             };
             let e = resolve(&cfg).unwrap_err().to_string();
             assert!(e.contains("--features remote"), "{e}");
+        }
+    }
+
+    #[test]
+    fn spirv_is_refused_on_a_software_vulkan_adapter_or_says_how_to_build_it() {
+        let adapter = |device_type: &str, api: &str| Adapter {
+            name: "x".into(),
+            device_type: device_type.into(),
+            api: api.into(),
+            driver: String::new(),
+        };
+        // Only a SPIR-V build, only Vulkan, only a software adapter.
+        assert!(spirv_refuses(true, &adapter("cpu", "vulkan")));
+        assert!(!spirv_refuses(false, &adapter("cpu", "vulkan")));
+        assert!(!spirv_refuses(true, &adapter("discrete-gpu", "vulkan")));
+        assert!(!spirv_refuses(true, &adapter("cpu", "flex (Rust)")));
+        let e = BackendError::SpirvOnSoftware {
+            backend: BackendName::Spirv,
+            name: "llvmpipe (LLVM 15.0.6, 256 bits)".into(),
+        }
+        .to_string();
+        assert!(e.contains("software Vulkan adapter") && e.contains("crashes"), "{e}");
+        assert_eq!("spirv".parse::<BackendName>().unwrap(), BackendName::Spirv);
+        if !cfg!(feature = "spirv") {
+            let e = resolve(&BackendConfig::local(BackendName::Spirv, AdapterChoice::Default))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("--features spirv"), "{e}");
         }
     }
 

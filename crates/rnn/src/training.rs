@@ -185,6 +185,7 @@ impl State {
 }
 
 /// A step's chunk loss: the manual engine's, or the burn engine's still on its device.
+#[allow(clippy::large_enum_variant)] // one per step, moved at once into a Vec; a Box would only add an allocation
 enum ChunkLoss {
     Host(f64),
     Device(Tensor<1>),

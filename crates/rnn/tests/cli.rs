@@ -441,8 +441,7 @@ fn the_burn_engine_stops_a_diverging_run_though_it_reads_losses_in_batches() {
     )
     .unwrap();
     let e = train(&cfg, &gradlab_testkit::backend(BackendName::Flex), &corpus, false)
-        .err()
-        .expect("a diverging run is an error");
+        .expect_err("a diverging run is an error");
     let e = format!("{e:#}");
     let step: usize = e
         .split("training diverged at step ")
