@@ -236,14 +236,15 @@ fn unknown_names_and_bad_reference_files_are_clear_errors() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(
         text(&o).contains("invalid value 'auto'")
-            && text(&o).contains("[possible values: flex, ndarray, wgpu, vulkan, remote]"),
+            && text(&o).contains("[possible values: flex, ndarray, wgpu, vulkan, remote, spirv]"),
         "{}",
         text(&o)
     );
     // --help lists every model, the fast CNN included, and no `auto` backend.
     let help = text(&bench(&["--help"], d));
     assert!(
-        help.contains("mnist-cnn-fast") && help.contains("[possible values: flex, ndarray, wgpu, vulkan, remote]"),
+        help.contains("mnist-cnn-fast")
+            && help.contains("[possible values: flex, ndarray, wgpu, vulkan, remote, spirv]"),
         "{help}"
     );
     // A reference file is checked before anything runs (no run folder is made).

@@ -457,6 +457,15 @@ pub fn host_device() -> Device {
     Device::flex()
 }
 
+/// Whether `device`'s kernels run in this process through CubeCL (wgpu, vulkan, spirv; not the
+/// CPU backends, nor a remote device, whose kernels run in the server).
+pub fn runs_on_cubecl(device: &Device) -> bool {
+    matches!(
+        device.clone().inner().as_dispatch(),
+        burn::backend::DispatchDevice::Cube(_)
+    )
+}
+
 /// [`host_device`] as a resolved backend: what a loopback server in a test or the bench serves.
 pub fn host_backend() -> ResolvedBackend {
     cpu_backend(BackendName::Flex, host_device(), None)

@@ -14,7 +14,6 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use burn::backend::DispatchDevice;
 use burn::cubecl::config::{TypeNameFormatLevel, type_name_format};
 use burn::cubecl::logging::{LaunchObservation, LaunchObserver};
 use burn::tensor::Device;
@@ -22,7 +21,7 @@ use burn::tensor::Device;
 /// Whether kernels of work on `device` are launched in this process through CubeCL, so that a
 /// [`LaunchCounter`] sees them (wgpu, vulkan and the other CubeCL runtimes).
 pub fn counts_launches(device: &Device) -> bool {
-    matches!(device.clone().inner().as_dispatch(), DispatchDevice::Cube(_))
+    crate::backend::runs_on_cubecl(device)
 }
 
 #[derive(Default)]
