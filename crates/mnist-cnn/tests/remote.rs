@@ -48,6 +48,7 @@ fn training_on_a_server_matches_local_flex() {
     assert!(o.status.success(), "{t}");
     // What the server runs, as it says it (Burn's handshake carries no adapter name; gradlab-serve
     // answers a custom operation with the line it printed).
+    server.stderr_shows(": serving ", 10);
     let serving = server.stderr();
     let served = serving
         .lines()

@@ -56,8 +56,10 @@ fn it_serves_on_loopback_logs_sessions_and_stops_on_sigterm() {
     assert!(log.contains("gradlab-serve: stopped"), "{log}");
 }
 
-/// What the server prints it serves, from its `serving …` line.
+/// What the server prints it serves, from its `serving …` line (its stderr is read by another
+/// thread: wait for the line).
 fn served_line(server: &ServeProcess) -> String {
+    server.stderr_shows(": serving ", 10);
     let log = server.stderr();
     log.lines()
         .find_map(|l| l.split_once(": serving ").map(|(_, s)| s.to_string()))
