@@ -9,15 +9,19 @@
 //! matmul: 2 launch(es): [("ElemwiseFuse", 1), ("MatmulEntry", 1)]
 //! ```
 
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 use burn::tensor::{Device, Tensor};
 use gradlab::BackendName;
 use gradlab::launches::{LaunchCounter, counts_launches};
 use gradlab_testkit::can_run;
 
-/// CubeCL has one launch hook per process: the tests count one at a time.
-static ONE_COUNTER: Mutex<()> = Mutex::new(());
+/// CubeCL has one launch hook per process, and it sees every thread's launches: each test runs
+/// alone, from its first kernel to its last.
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    static ONE: Mutex<()> = Mutex::new(());
+    ONE.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// `exp(2x + 1)` for a fresh `x`, read back to the host (the read flushes fusion's queue).
 fn three_elementwise_ops(device: &Device) -> Vec<f32> {
@@ -39,7 +43,6 @@ fn one_matmul(device: &Device) -> Vec<f32> {
 
 /// Launches of `work` once it is warm (first calls compile and, for matmul, autotune).
 fn launches_of(work: impl Fn()) -> (u64, Vec<(String, u64)>) {
-    let _one = ONE_COUNTER.lock().unwrap_or_else(|e| e.into_inner());
     work();
     work();
     let counter = LaunchCounter::start();
@@ -49,6 +52,7 @@ fn launches_of(work: impl Fn()) -> (u64, Vec<(String, u64)>) {
 
 #[test]
 fn known_operations_on_wgpu_launch_the_expected_kernels() {
+    let _alone = one_at_a_time();
     if !can_run(BackendName::Wgpu, "counting kernel launches on wgpu") {
         return;
     }
@@ -86,6 +90,7 @@ fn known_operations_on_wgpu_launch_the_expected_kernels() {
 
 #[test]
 fn a_cpu_backend_launches_no_cubecl_kernels() {
+    let _alone = one_at_a_time();
     let flex = Device::flex();
     assert!(!counts_launches(&flex));
     let (launches, kernels) = launches_of(|| {
@@ -100,6 +105,7 @@ fn a_cpu_backend_launches_no_cubecl_kernels() {
 /// backward: whether CubeCL versions of fastconv's fused ops would cut many launches.
 #[test]
 fn where_the_seed_cnn_step_launches_its_kernels() {
+    let _alone = one_at_a_time();
     use burn::nn::conv::Conv2dConfig;
     use burn::nn::pool::MaxPool2dConfig;
     use burn::tensor::activation::relu;
