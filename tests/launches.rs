@@ -13,7 +13,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use burn::tensor::{Device, Tensor};
 use gradlab::BackendName;
-use gradlab::launches::{LaunchCounter, counts_launches};
+use gradlab::backend::runs_on_cubecl;
+use gradlab::launches::LaunchCounter;
 use gradlab_testkit::can_run;
 
 /// CubeCL has one launch hook per process, and it sees every thread's launches: each test runs
@@ -57,7 +58,7 @@ fn known_operations_on_wgpu_launch_the_expected_kernels() {
         return;
     }
     let wgpu = gradlab_testkit::backend(BackendName::Wgpu).device;
-    assert!(counts_launches(&wgpu));
+    assert!(runs_on_cubecl(&wgpu));
     let expected: Vec<f32> = [1.0f32, 2.0, 3.0, 4.0].iter().map(|v| v.exp()).collect();
     for (got, want) in three_elementwise_ops(&wgpu).iter().zip(&expected) {
         assert!((got - want).abs() <= 1e-5 * want, "{got} vs {want}");
@@ -92,7 +93,7 @@ fn known_operations_on_wgpu_launch_the_expected_kernels() {
 fn a_cpu_backend_launches_no_cubecl_kernels() {
     let _alone = one_at_a_time();
     let flex = Device::flex();
-    assert!(!counts_launches(&flex));
+    assert!(!runs_on_cubecl(&flex));
     let (launches, kernels) = launches_of(|| {
         three_elementwise_ops(&flex);
         one_matmul(&flex);
@@ -105,11 +106,12 @@ fn a_cpu_backend_launches_no_cubecl_kernels() {
 /// backward: whether CubeCL versions of fastconv's fused ops would cut many launches.
 #[test]
 fn where_the_seed_cnn_step_launches_its_kernels() {
-    let _alone = one_at_a_time();
     use burn::nn::conv::Conv2dConfig;
     use burn::nn::pool::MaxPool2dConfig;
     use burn::tensor::activation::relu;
     use burn::tensor::{Distribution, Int};
+
+    let _alone = one_at_a_time();
 
     if !can_run(BackendName::Wgpu, "counting the seed CNN's kernel launches on wgpu") {
         return;

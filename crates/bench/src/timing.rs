@@ -123,7 +123,7 @@ pub fn measure(
         step()?;
         times.push(t.elapsed().as_secs_f64() * 1e3);
     }
-    let launches = if gradlab::launches::counts_launches(device) {
+    let launches = if gradlab::backend::runs_on_cubecl(device) {
         let counter = gradlab::launches::LaunchCounter::start();
         step()?;
         Some(Launches {

@@ -5,7 +5,7 @@
 //! A small model's training step on a real GPU is bound by how many kernels it launches, not by
 //! its arithmetic, so the bench records launches per step beside its timings. CPU backends (flex,
 //! ndarray) launch no CubeCL kernels, and a remote device's kernels run in the server's process:
-//! [`counts_launches`] says where a count means something.
+//! [`crate::backend::runs_on_cubecl`] says where a count means something.
 //!
 //! With Burn's kernel fusion (on for wgpu/vulkan) operations are queued and launched when the
 //! queue is flushed — by a read, a sync, or a full queue — so a count covers what was flushed
@@ -16,13 +16,6 @@ use std::sync::{Arc, Mutex};
 
 use burn::cubecl::config::{TypeNameFormatLevel, type_name_format};
 use burn::cubecl::logging::{LaunchObservation, LaunchObserver};
-use burn::tensor::Device;
-
-/// Whether kernels of work on `device` are launched in this process through CubeCL, so that a
-/// [`LaunchCounter`] sees them (wgpu, vulkan and the other CubeCL runtimes).
-pub fn counts_launches(device: &Device) -> bool {
-    crate::backend::runs_on_cubecl(device)
-}
 
 #[derive(Default)]
 struct Tally(Mutex<BTreeMap<&'static str, u64>>);
