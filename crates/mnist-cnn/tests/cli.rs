@@ -556,3 +556,21 @@ fn remote_without_a_server_or_without_the_feature_is_a_clear_error() {
     assert!(t.contains(expected) && !t.contains("panicked"), "{t}");
     assert!(!dir.path().join("runs").exists(), "a run folder was made");
 }
+
+#[test]
+fn spirv_without_the_feature_says_how_to_build_it() {
+    // With the feature, `spirv` runs on a Vulkan GPU and is refused on a software adapter; that
+    // build is linted by CI, not run (it crashes lavapipe), so only the default build is tested.
+    if cfg!(feature = "spirv") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let o = mnist_cnn(&["--backend", "spirv", "--out", "runs", "--epochs", "1"], dir.path());
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("built without CubeCL's SPIR-V compiler; build with `--features spirv`") && !t.contains("panicked"),
+        "{t}"
+    );
+    assert!(!dir.path().join("runs").exists(), "a run folder was made");
+}
