@@ -54,9 +54,11 @@ plan+=("machine|20|machine_facts")
 plan+=("torch-cuda-32|50|python3 $here/reference.py --device cuda --batch 32 --reps 50 --data $data --out $out/reference-32.json")
 plan+=("torch-cuda-256|50|python3 $here/reference.py --device cuda --batch 256 --reps 30 --data $data --out $out/reference-256.json")
 for m in "${bench_models[@]}"; do
-  ref=""
-  [ "$m" = mnist-cnn ] && ref="--reference $out/reference-32.json"
-  plan+=("bench-$m|60|$bin/bench --backends flex,wgpu,vulkan,spirv --models $m --batch-sizes 1,32,256,1024 --out $out/bench-$m $ref")
+  ref="" models="$m" limit=60
+  # The CNN twice: burn's stock layers and the fast path (fastconv's CubeCL kernels on
+  # wgpu/vulkan), side by side in one run.
+  [ "$m" = mnist-cnn ] && ref="--reference $out/reference-32.json" models="mnist-cnn,mnist-cnn-fast" limit=90
+  plan+=("bench-$m|$limit|$bin/bench --backends flex,wgpu,vulkan,spirv --models $models --batch-sizes 1,32,256,1024 --out $out/bench-$m $ref")
 done
 plan+=("mnist-cnn-auto|30|$bin/mnist-cnn --backend auto --out $out/runs-auto train --epochs 1 --train-limit 64 --test-limit 64")
 plan+=("mnist-cnn-wgpu|75|$bin/mnist-cnn --backend wgpu --out $out/runs-wgpu")

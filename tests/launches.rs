@@ -8,6 +8,12 @@
 //! exp(2x + 1): 1 launch(es): [("ElemwiseFuse", 1)]
 //! matmul: 2 launch(es): [("ElemwiseFuse", 1), ("MatmulEntry", 1)]
 //! ```
+//!
+//! and the seed CNN's step at batch 32 (forward, loss, backward; printed by
+//! `where_the_seed_cnn_step_launches_its_kernels`): 89 launches with burn's stock layers, 61 of
+//! them in the three convolution blocks; 42 with fastconv's CubeCL kernels, whose blocks launch
+//! 17 (11 of them fastconv's: `ForwardKernel` 3, `PreActivationGradKernel` 3,
+//! `WeightGradKernel` 3, `InputGradKernel` 2).
 
 use std::sync::{Mutex, MutexGuard};
 
@@ -103,7 +109,8 @@ fn a_cpu_backend_launches_no_cubecl_kernels() {
 
 /// The seed CNN's convolution blocks — `pool(relu(conv1))`, `pool(relu(conv2))`, `relu(conv3)`,
 /// burn's stock layers, forward and backward at batch 32 — against its whole forward, loss and
-/// backward: whether CubeCL versions of fastconv's fused ops would cut many launches.
+/// backward (whether CubeCL versions of fastconv's fused ops would cut many launches: they
+/// did), then the same through fastconv's CubeCL kernels: exactly the kernels expected.
 #[test]
 fn where_the_seed_cnn_step_launches_its_kernels() {
     use burn::nn::conv::Conv2dConfig;
@@ -141,4 +148,42 @@ fn where_the_seed_cnn_step_launches_its_kernels() {
     println!("whole forward + loss + backward: {whole} launches: {whole_kernels:?}");
     println!("its convolution blocks alone: {blocks} launches: {block_kernels:?}");
     assert!(blocks >= 3 && whole > blocks, "{blocks} of {whole}");
+
+    // The same blocks through fastconv's CubeCL kernels: one launch per block forward, and
+    // per block backward one for dz, one for dW and db, and one for dx where the input needs it
+    // (not the first block's image).
+    let params: Vec<_> = convs
+        .iter()
+        .map(|c| (c.weight.val(), c.bias.as_ref().unwrap().val()))
+        .collect();
+    let (fused, fused_kernels) = launches_of(|| {
+        let x = fastconv::conv_relu_pool(images(), params[0].0.clone(), params[0].1.clone());
+        let x = fastconv::conv_relu_pool(x, params[1].0.clone(), params[1].1.clone());
+        let x = fastconv::conv_relu(x, params[2].0.clone(), params[2].1.clone());
+        drop(x.sum().backward());
+        wgpu.sync().unwrap();
+    });
+    let fast_model = model.clone().with_fast_path(true);
+    let (whole_fused, whole_fused_kernels) = launches_of(|| {
+        let loss = mnist_cnn::training::loss(fast_model.forward(images()), targets.clone());
+        drop(loss.backward());
+        wgpu.sync().unwrap();
+    });
+    println!("the blocks as fastconv's CubeCL kernels: {fused} launches: {fused_kernels:?}");
+    println!("whole step with the fast path: {whole_fused} launches: {whole_fused_kernels:?}");
+    let count = |name: &str| fused_kernels.iter().find(|(k, _)| k == name).map_or(0, |(_, n)| *n);
+    assert_eq!(
+        [
+            count("ForwardKernel"),
+            count("PreActivationGradKernel"),
+            count("WeightGradKernel"),
+            count("InputGradKernel")
+        ],
+        [3, 3, 3, 2],
+        "{fused_kernels:?}"
+    );
+    assert!(
+        fused < blocks && whole_fused < whole,
+        "{fused} vs {blocks}, {whole_fused} vs {whole}"
+    );
 }

@@ -163,7 +163,7 @@ fn gpu_report_runs_every_step_and_writes_report_md() {
     // Each bench run got the plan's arguments.
     let bench_log = std::fs::read_to_string(report.join("bench-mnist-cnn.log")).unwrap();
     assert!(
-        bench_log.contains("--models mnist-cnn --batch-sizes 1,32,256,1024"),
+        bench_log.contains("--models mnist-cnn,mnist-cnn-fast --batch-sizes 1,32,256,1024"),
         "{bench_log}"
     );
     // A second report never writes into the first one's folder.

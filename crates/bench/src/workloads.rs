@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 pub enum ModelName {
     /// The seed CNN, burn's stock convolutions.
     MnistCnn,
-    /// The seed CNN with the fast path (fastconv's fused conv+ReLU(+max-pool) ops; flex, ndarray).
+    /// The seed CNN with the fast path (fastconv's fused conv+ReLU(+max-pool) ops; flex, wgpu, vulkan, ndarray).
     MnistCnnFast,
     /// The seed embedding-average sentiment model.
     Sentiment,

@@ -9,11 +9,17 @@
 //!   tests compare the fast kernels with;
 //! - a Flex implementation on [`crate::kernels`] (f32 and f64; other float types take the
 //!   default bodies);
+//! - a CubeBackend implementation on [`crate::cube`] (wgpu, vulkan: every float type), which the
+//!   macro's `Fusion` selector wraps for burn's fusion layer (what wgpu's tensors run under):
+//!   each operation's `#[fusion(...)]` attribute gives its outputs' shapes and dtypes before it
+//!   runs, and the backward returns a [`ConvGrads`] enum because the fusion wrapper takes
+//!   tensors, tuples and extension types, not an `Option`;
 //! - an Autodiff implementation with a hand-written backward: the forward keeps `x`, the weight
 //!   and the output, and the backward calls [`ConvReluBackend::conv_relu_backward`] once for all
 //!   three gradients (skipping `dx` when the input is not tracked). The pooled forward also
 //!   returns each window's switch (which input won) as an int tensor that only the backward
-//!   reads: a `u8` per output on flex, burn's `max_pool2d` indices on the stock path.
+//!   reads: a `u8` per output on flex, an `i32` on CubeCL, burn's `max_pool2d` indices on the
+//!   stock path.
 //!
 //! Architecture Invariant: the operations are `relu(conv2d(x, w) + b)` with stride 1, no
 //! padding, no dilation, one group, and that followed by `max_pool2d` (kernel 2, stride 2, no
@@ -27,12 +33,17 @@ use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::fusion::custom::TensorSpec;
 use burn::backend::tensor::{FloatTensor, IntTensor};
-use burn::backend::{Autodiff, Backend, Flex, NdArray, TensorMetadata, backend_extension};
+use burn::backend::{Autodiff, Backend, ExtensionType, Flex, NdArray, TensorMetadata, backend_extension};
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, IntDType, Shape, TensorData};
+use burn_cubecl::CubeBackend;
 use burn_flex::FlexTensor;
 
+use burn_cubecl::tensor::CubeTensor;
+
+use crate::cube;
 use crate::kernels::{self, Geometry, Real};
 
 fn options() -> ConvOptions<2> {
@@ -67,7 +78,6 @@ fn stock_forward_pooled<B: Backend>(
 
 /// The pooled backward pass in burn's stock operations (recomputes the unpooled output, which
 /// `max_pool2d`'s backward takes).
-#[allow(clippy::type_complexity)]
 fn stock_backward_pooled<B: Backend>(
     x: FloatTensor<B>,
     weight: FloatTensor<B>,
@@ -75,7 +85,7 @@ fn stock_backward_pooled<B: Backend>(
     indices: IntTensor<B>,
     output_grad: FloatTensor<B>,
     input_grad: bool,
-) -> (Option<FloatTensor<B>>, FloatTensor<B>, FloatTensor<B>) {
+) -> ConvGrads<B> {
     let (kernel, stride, padding, dilation) = POOL;
     let unpooled = stock_forward::<B>(x.clone(), weight.clone(), bias);
     let grad = B::max_pool2d_with_indices_backward(
@@ -93,44 +103,119 @@ fn stock_backward_pooled<B: Backend>(
 }
 
 /// The backward pass in burn's stock operations.
-#[allow(clippy::type_complexity)]
 fn stock_backward<B: Backend>(
     x: FloatTensor<B>,
     weight: FloatTensor<B>,
     output: FloatTensor<B>,
     output_grad: FloatTensor<B>,
     input_grad: bool,
-) -> (Option<FloatTensor<B>>, FloatTensor<B>, FloatTensor<B>) {
+) -> ConvGrads<B> {
     let dz = B::relu_backward(output, output_grad);
     let dx = input_grad.then(|| B::conv2d_x_backward(x.clone(), weight.clone(), dz.clone(), options()));
     let dweight = B::conv2d_weight_backward(x, weight, dz.clone(), options());
     let channels = dz.shape()[1];
     let dbias = B::float_reshape(B::float_sum_dims(dz, &[0, 2, 3]), Shape::new([channels]));
-    (dx, dweight, dbias)
+    ConvGrads::new(dx, dweight, dbias)
+}
+
+/// The gradients of a block's backward pass: `dx` only when the input needs one (not for a
+/// network's first layer).
+#[derive(ExtensionType)]
+#[extension_type(fusion)]
+pub enum ConvGrads<B: Backend> {
+    /// The input's, the weight's and the bias's gradients.
+    All {
+        dx: FloatTensor<B>,
+        dweight: FloatTensor<B>,
+        dbias: FloatTensor<B>,
+    },
+    /// The weight's and the bias's (the input is not tracked).
+    Params {
+        dweight: FloatTensor<B>,
+        dbias: FloatTensor<B>,
+    },
+}
+
+impl<B: Backend> ConvGrads<B> {
+    /// From `(dx, dweight, dbias)`.
+    pub fn new(dx: Option<FloatTensor<B>>, dweight: FloatTensor<B>, dbias: FloatTensor<B>) -> Self {
+        match dx {
+            Some(dx) => ConvGrads::All { dx, dweight, dbias },
+            None => ConvGrads::Params { dweight, dbias },
+        }
+    }
+
+    /// `(dx, dweight, dbias)`.
+    #[allow(clippy::type_complexity)]
+    pub fn into_parts(self) -> (Option<FloatTensor<B>>, FloatTensor<B>, FloatTensor<B>) {
+        match self {
+            ConvGrads::All { dx, dweight, dbias } => (Some(dx), dweight, dbias),
+            ConvGrads::Params { dweight, dbias } => (None, dweight, dbias),
+        }
+    }
+}
+
+// What the Fusion implementation (the lazy one wrapping CubeBackend on wgpu/vulkan) must know
+// of each operation's outputs before it runs: shapes and dtypes, as the backend will return them.
+
+/// `[n, o, h − k + 1, w − k + 1]` for `x` `[n, c, h, w]` and a weight `[o, c, k, k]`.
+fn conv_shape(x: &Shape, weight: &Shape) -> Shape {
+    // Saturating: a kernel larger than the input is refused when the operation runs.
+    Shape::new([
+        x[0],
+        weight[0],
+        (x[2] + 1).saturating_sub(weight[2]),
+        (x[3] + 1).saturating_sub(weight[3]),
+    ])
+}
+
+fn pooled_meta(x: &TensorSpec, weight: &TensorSpec, _bias: &TensorSpec) -> (TensorSpec, TensorSpec) {
+    let conv = conv_shape(&x.shape, &weight.shape);
+    let pooled = Shape::new([conv[0], conv[1], conv[2] / 2, conv[3] / 2]);
+    (
+        TensorSpec::new(pooled.clone(), x.dtype),
+        // The CubeCL kernels' switches (crate::cube).
+        TensorSpec::new(pooled, DType::I32),
+    )
+}
+
+fn grads_meta(x: &TensorSpec, weight: &TensorSpec, input_grad: bool) -> ConvGradsMetadata {
+    let dweight = weight.clone();
+    let dbias = TensorSpec::new(Shape::new([weight.shape[0]]), weight.dtype);
+    match input_grad {
+        true => ConvGradsMetadata::All {
+            dx: x.clone(),
+            dweight,
+            dbias,
+        },
+        false => ConvGradsMetadata::Params { dweight, dbias },
+    }
 }
 
 /// `relu(conv2d(x, w) + b)` and its backward, as a backend operation.
-#[backend_extension(Flex, NdArray, Autodiff)]
+#[backend_extension(Flex, NdArray, Cube, Fusion, Autodiff)]
 pub trait ConvReluBackend: Backend {
     /// `relu(conv2d(x, weight) + bias)`.
     ///
     /// # Shapes
     /// - `x`: `[n, c, h, w]`, `weight`: `[o, c, k, k]`, `bias`: `[o]`
     /// - returns: `[n, o, h − k + 1, w − k + 1]`
+    #[fusion(dtype = x, shape = conv_shape(x, weight))]
     fn conv_relu(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self> {
         stock_forward::<Self>(x, weight, bias)
     }
 
     /// The gradients `(dx, dweight, dbias)` of a loss, given [`conv_relu`](Self::conv_relu)'s
     /// inputs, its `output` and the loss gradient `output_grad` with respect to that output.
-    /// `dx` is `None` unless `input_grad`.
+    /// `dx` is left out unless `input_grad`.
+    #[fusion(meta = |x, weight, _output, _output_grad, input_grad| grads_meta(x, weight, *input_grad))]
     fn conv_relu_backward(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         output: FloatTensor<Self>,
         output_grad: FloatTensor<Self>,
         input_grad: bool,
-    ) -> (Option<FloatTensor<Self>>, FloatTensor<Self>, FloatTensor<Self>) {
+    ) -> ConvGrads<Self> {
         stock_backward::<Self>(x, weight, output, output_grad, input_grad)
     }
 
@@ -141,6 +226,7 @@ pub trait ConvReluBackend: Backend {
     /// # Shapes
     /// - `x`: `[n, c, h, w]`, `weight`: `[o, c, k, k]`, `bias`: `[o]`
     /// - returns: `[n, o, (h − k + 1)/2, (w − k + 1)/2]` (and switches)
+    #[fusion(meta = pooled_meta)]
     fn conv_relu_pool(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
@@ -151,8 +237,9 @@ pub trait ConvReluBackend: Backend {
 
     /// The gradients `(dx, dweight, dbias)` of a loss through
     /// [`conv_relu_pool`](Self::conv_relu_pool), given its inputs, output and switches and the
-    /// loss gradient with respect to the output. `dx` is `None` unless `input_grad`.
+    /// loss gradient with respect to the output. `dx` is left out unless `input_grad`.
     #[allow(clippy::too_many_arguments)]
+    #[fusion(meta = |x, weight, _bias, _output, _switches, _output_grad, input_grad| grads_meta(x, weight, *input_grad))]
     fn conv_relu_pool_backward(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
@@ -161,7 +248,7 @@ pub trait ConvReluBackend: Backend {
         switches: IntTensor<Self>,
         output_grad: FloatTensor<Self>,
         input_grad: bool,
-    ) -> (Option<FloatTensor<Self>>, FloatTensor<Self>, FloatTensor<Self>) {
+    ) -> ConvGrads<Self> {
         let _ = output;
         stock_backward_pooled::<Self>(x, weight, bias, switches, output_grad, input_grad)
     }
@@ -211,7 +298,7 @@ fn flex_backward<T: Real + burn::tensor::Element + bytemuck::Pod>(
     switches: Option<FlexTensor>,
     output_grad: FlexTensor,
     input_grad: bool,
-) -> (Option<FlexTensor>, FlexTensor, FlexTensor) {
+) -> ConvGrads<Flex> {
     let g = Geometry::new(dims(&x), dims(&weight));
     let [o, c, k, _] = dims(&weight);
     let (x, weight) = (contiguous(x), contiguous(weight));
@@ -229,7 +316,7 @@ fn flex_backward<T: Real + burn::tensor::Element + bytemuck::Pod>(
         slice(&output_grad),
         input_grad,
     );
-    (
+    ConvGrads::new(
         dx.map(|dx| flex_from(dx, [g.n, g.c, g.h, g.w])),
         flex_from(dw, [o, c, k, k]),
         FlexTensor::from_data(TensorData::new(db, [o])),
@@ -281,7 +368,7 @@ impl ConvReluBackend for Flex {
         output: FlexTensor,
         output_grad: FlexTensor,
         input_grad: bool,
-    ) -> (Option<FlexTensor>, FlexTensor, FlexTensor) {
+    ) -> ConvGrads<Self> {
         match kernel_for(&[&x, &weight, &output, &output_grad]) {
             Some(Kernel::F32) => flex_backward::<f32>(x, weight, output, None, output_grad, input_grad),
             Some(Kernel::F64) => flex_backward::<f64>(x, weight, output, None, output_grad, input_grad),
@@ -305,7 +392,7 @@ impl ConvReluBackend for Flex {
         switches: FlexTensor,
         output_grad: FlexTensor,
         input_grad: bool,
-    ) -> (Option<FlexTensor>, FlexTensor, FlexTensor) {
+    ) -> ConvGrads<Self> {
         // u8 switches come from the kernels' forward; anything else from the stock one.
         let kernel = kernel_for(&[&x, &weight, &output, &output_grad]).filter(|_| switches.dtype() == DType::U8);
         match kernel {
@@ -313,6 +400,41 @@ impl ConvReluBackend for Flex {
             Some(Kernel::F64) => flex_backward::<f64>(x, weight, output, Some(switches), output_grad, input_grad),
             None => stock_backward_pooled::<Self>(x, weight, bias, switches, output_grad, input_grad),
         }
+    }
+}
+
+/// wgpu/vulkan (and any CubeCL runtime): the kernels of [`crate::cube`], for every float type.
+impl ConvReluBackend for CubeBackend {
+    fn conv_relu(x: CubeTensor, weight: CubeTensor, bias: CubeTensor) -> CubeTensor {
+        cube::conv_relu(x, weight, bias)
+    }
+
+    fn conv_relu_backward(
+        x: CubeTensor,
+        weight: CubeTensor,
+        output: CubeTensor,
+        output_grad: CubeTensor,
+        input_grad: bool,
+    ) -> ConvGrads<Self> {
+        let (dx, dweight, dbias) = cube::backward(x, weight, output, None, output_grad, input_grad);
+        ConvGrads::new(dx, dweight, dbias)
+    }
+
+    fn conv_relu_pool(x: CubeTensor, weight: CubeTensor, bias: CubeTensor) -> (CubeTensor, CubeTensor) {
+        cube::conv_relu_pool(x, weight, bias)
+    }
+
+    fn conv_relu_pool_backward(
+        x: CubeTensor,
+        weight: CubeTensor,
+        _bias: CubeTensor,
+        output: CubeTensor,
+        switches: CubeTensor,
+        output_grad: CubeTensor,
+        input_grad: bool,
+    ) -> ConvGrads<Self> {
+        let (dx, dweight, dbias) = cube::backward(x, weight, output, Some(switches), output_grad, input_grad);
+        ConvGrads::new(dx, dweight, dbias)
     }
 }
 
@@ -328,7 +450,7 @@ impl<B: Backend + ConvReluBackend> Backward<B, 3> for ConvReluStep {
         let [node_x, node_weight, node_bias] = ops.parents;
         let output_grad = grads.consume::<B>(&ops.node);
         let (x, weight, output) = ops.state;
-        let (dx, dweight, dbias) = B::conv_relu_backward(x, weight, output, output_grad, node_x.is_some());
+        let (dx, dweight, dbias) = B::conv_relu_backward(x, weight, output, output_grad, node_x.is_some()).into_parts();
         register::<B>(
             grads,
             [node_x, node_weight, node_bias].map(|n| n.map(|n| n.id)),
@@ -363,7 +485,7 @@ impl<B: Backend + ConvReluBackend, C: CheckpointStrategy> ConvReluBackend for Au
         _output: FloatTensor<Self>,
         _output_grad: FloatTensor<Self>,
         _input_grad: bool,
-    ) -> (Option<FloatTensor<Self>>, FloatTensor<Self>, FloatTensor<Self>) {
+    ) -> ConvGrads<Self> {
         panic!("conv_relu_backward is not differentiable (no second derivatives of the fast convolution)")
     }
 
@@ -399,7 +521,7 @@ impl<B: Backend + ConvReluBackend, C: CheckpointStrategy> ConvReluBackend for Au
         _switches: IntTensor<Self>,
         _output_grad: FloatTensor<Self>,
         _input_grad: bool,
-    ) -> (Option<FloatTensor<Self>>, FloatTensor<Self>, FloatTensor<Self>) {
+    ) -> ConvGrads<Self> {
         panic!("conv_relu_pool_backward is not differentiable (no second derivatives of the fast convolution)")
     }
 }
@@ -423,7 +545,7 @@ impl<B: Backend + ConvReluBackend> Backward<B, 3> for ConvReluPoolStep {
         let output_grad = grads.consume::<B>(&ops.node);
         let (x, weight, bias, output, switches) = ops.state;
         let (dx, dweight, dbias) =
-            B::conv_relu_pool_backward(x, weight, bias, output, switches, output_grad, node_x.is_some());
+            B::conv_relu_pool_backward(x, weight, bias, output, switches, output_grad, node_x.is_some()).into_parts();
         register::<B>(
             grads,
             [node_x, node_weight, node_bias].map(|n| n.map(|n| n.id)),

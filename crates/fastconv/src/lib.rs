@@ -16,6 +16,7 @@
 //! true (the kernels are fast where [`is_fast`] is); anywhere else, the stock
 //! `relu(Conv2d::forward(x))` (then `MaxPool2d::forward`) is the same function.
 
+pub mod cube;
 pub mod ext;
 pub mod gemm;
 pub mod kernels;
@@ -26,17 +27,24 @@ use burn::tensor::{Device, Tensor};
 
 pub use ext::ConvReluBackend;
 
-/// Whether `device` has the fast kernels (flex, with or without autodiff).
+/// Whether `device` has the fast CPU kernels (flex, with or without autodiff).
 pub fn is_fast(device: &Device) -> bool {
     matches!(device.clone().inner().as_dispatch(), DispatchDevice::Flex(_))
 }
 
-/// Whether [`conv_relu`] runs on `device` at all (flex: fast kernels; ndarray: burn's stock
-/// operations behind the same interface).
+/// Whether `device` runs the CubeCL kernels ([`cube`]: wgpu, vulkan and burn's other CubeCL
+/// runtimes, with or without autodiff).
+pub fn is_cube(device: &Device) -> bool {
+    matches!(device.clone().inner().as_dispatch(), DispatchDevice::Cube(_))
+}
+
+/// Whether [`conv_relu`] runs on `device` at all (flex: fast CPU kernels; wgpu/vulkan: the
+/// CubeCL kernels; ndarray: burn's stock operations behind the same interface). Not on remote
+/// devices.
 pub fn is_supported(device: &Device) -> bool {
     matches!(
         device.clone().inner().as_dispatch(),
-        DispatchDevice::Flex(_) | DispatchDevice::NdArray(_)
+        DispatchDevice::Flex(_) | DispatchDevice::NdArray(_) | DispatchDevice::Cube(_)
     )
 }
 

@@ -1,7 +1,9 @@
 //! The backend-extension ops against burn's stock `relu(conv2d(x, w) + b)` (and
 //! `max_pool2d` of it): outputs and the gradients of x, w and b (burn's autodiff through the
-//! stock ops vs the hand-written backward), on flex (the fast kernels) and ndarray (the stock-op
-//! default bodies), at every block of the seed CNN and batch sizes 1, 7 and 32.
+//! stock ops vs the hand-written backward), on flex (the fast kernels), wgpu (the CubeCL
+//! kernels, lavapipe here and in CI) and ndarray (the stock-op default bodies), at every block
+//! of the seed CNN and batch sizes 1, 7 and 32; and the CubeCL kernels' gradients against
+//! central finite differences of their own forward pass.
 //!
 //! Tolerance: 1e-5 of the largest entry. Both sides are f32 sums of the same c·k·k (≤ 576)
 //! products in different orders; their rounding differences are ~√576·6e-8 ≈ 1.4e-6 of the
@@ -100,11 +102,185 @@ fn ndarray_default_bodies_equal_burns_stock_ops() {
     check(&device, BackendName::Ndarray);
 }
 
+#[test]
+fn wgpu_cubecl_kernels_equal_burns_stock_ops() {
+    if !gradlab_testkit::can_run(BackendName::Wgpu, "fastconv's CubeCL kernels against burn's ops") {
+        return;
+    }
+    let device = gradlab_testkit::backend(BackendName::Wgpu).device.autodiff();
+    assert!(fastconv::is_cube(&device) && fastconv::is_supported(&device) && !fastconv::is_fast(&device));
+    check(&device, BackendName::Wgpu);
+}
+
+/// `Σ r ⊙ block(x, w, b)` in f64 from the block's f32 output on `device` (no autodiff).
+fn loss(device: &Device, pool: bool, shapes: &Shapes, x: &[f32], w: &[f32], b: &[f32], r: &[f32]) -> f64 {
+    let x = Tensor::<4>::from_data(TensorData::new(x.to_vec(), shapes.x), device);
+    let w = Tensor::<4>::from_data(TensorData::new(w.to_vec(), shapes.w), device);
+    let b = Tensor::<1>::from_data(TensorData::new(b.to_vec(), [shapes.w[0]]), device);
+    let y = if pool {
+        fastconv::conv_relu_pool(x, w, b)
+    } else {
+        fastconv::conv_relu(x, w, b)
+    };
+    values(y)
+        .iter()
+        .zip(r)
+        .map(|(&y, &r)| f64::from(y) * f64::from(r))
+        .sum()
+}
+
+struct Shapes {
+    x: [usize; 4],
+    w: [usize; 4],
+}
+
+/// The pre-activations `conv(x, w) + b` in f64, `[n][o][i][j]` flattened.
+fn pre_activations(s: &Shapes, x: &[f32], w: &[f32], b: &[f32]) -> (Vec<f64>, [usize; 4]) {
+    let ([n, c, h, wd], [o, _, k, _]) = (s.x, s.w);
+    let (oh, ow) = (h - k + 1, wd - k + 1);
+    let mut z = Vec::with_capacity(n * o * oh * ow);
+    for bn in 0..n {
+        for oc in 0..o {
+            for i in 0..oh {
+                for j in 0..ow {
+                    let mut sum = f64::from(b[oc]);
+                    for ci in 0..c {
+                        for u in 0..k {
+                            for v in 0..k {
+                                sum += f64::from(w[((oc * c + ci) * k + u) * k + v])
+                                    * f64::from(x[((bn * c + ci) * h + i + u) * wd + j + v]);
+                            }
+                        }
+                    }
+                    z.push(sum);
+                }
+            }
+        }
+    }
+    (z, [n, o, oh, ow])
+}
+
+/// How close the inputs come to a kink of the block: the smallest |pre-activation| and, pooled,
+/// the smallest gap between a window's two largest values.
+fn margin(s: &Shapes, pool: bool, x: &[f32], w: &[f32], b: &[f32]) -> f64 {
+    let (z, [n, o, oh, ow]) = pre_activations(s, x, w, b);
+    let mut m = z.iter().fold(f64::INFINITY, |m, v| m.min(v.abs()));
+    if pool {
+        for plane in z.chunks(oh * ow).take(n * o) {
+            for p in 0..oh / 2 {
+                for q in 0..ow / 2 {
+                    let mut win = [0, 1, 2, 3].map(|t| plane[(2 * p + t / 2) * ow + 2 * q + t % 2]);
+                    win.sort_by(f64::total_cmp);
+                    m = m.min(win[3] - win[2]);
+                }
+            }
+        }
+    }
+    m
+}
+
+/// The CubeCL kernels' dx, dW and db (plain and pooled; an odd size whose last row and column
+/// the pool drops; a 2×2 and a 3×3 kernel; channel counts a thread takes one at a time and in
+/// blocks) against central differences of the loss
+/// `Σ r ⊙ y` computed by the same kernels' forward pass. The block is piecewise linear in each
+/// input, so the difference is exact away from kinks: inputs are redrawn until every
+/// pre-activation and every pooling window's top-two gap is at least 0.02, ten times the most a
+/// step can move one (a step of 1e-3 in one input moves each pre-activation by the step times
+/// one entry of x or w, all of magnitude < 1, or, for the bias, by the step).
+/// Tolerance: 2e-3 of the largest entry (f32 outputs summed in f64: ~1e-6 rounding over 2e-3).
+#[test]
+fn wgpu_cubecl_gradients_equal_finite_differences() {
+    use rand::rngs::StdRng;
+    use rand::{RngExt, SeedableRng};
+    if !gradlab_testkit::can_run(
+        BackendName::Wgpu,
+        "fastconv's CubeCL gradients against finite differences",
+    ) {
+        return;
+    }
+    let device = gradlab_testkit::backend(BackendName::Wgpu).device;
+    let mut rng = StdRng::seed_from_u64(7);
+    // (input, weight, pooled); the last two have channel counts the kernels split among
+    // threads in blocks (of 2 and 4).
+    let cases = [
+        ([2, 2, 7, 7], [3, 2, 3, 3], true),
+        ([2, 2, 6, 5], [3, 2, 2, 2], false),
+        ([1, 3, 6, 6], [2, 3, 3, 3], false),
+        ([1, 4, 6, 6], [4, 4, 3, 3], true),
+        ([2, 4, 5, 5], [4, 4, 2, 2], false),
+    ];
+    for (x, w, pool) in cases {
+        let shapes = Shapes { x, w };
+        let count = |d: [usize; 4]| d.iter().product::<usize>();
+        let mut draw = |len: usize| -> Vec<f32> { (0..len).map(|_| rng.random_range(-1.0f32..1.0)).collect() };
+        let (x, w, b) = loop {
+            let (x, w, b) = (draw(count(shapes.x)), draw(count(shapes.w)), draw(shapes.w[0]));
+            if margin(&shapes, pool, &x, &w, &b) >= 0.02 {
+                break (x, w, b);
+            }
+        };
+        let (_, [n, o, oh, ow]) = pre_activations(&shapes, &x, &w, &b);
+        let out = if pool { [n, o, oh / 2, ow / 2] } else { [n, o, oh, ow] };
+        let r = draw(count(out));
+
+        // The hand-written backward, through burn's autodiff.
+        let ad = device.clone().autodiff();
+        let xt = Tensor::<4>::from_data(TensorData::new(x.clone(), shapes.x), &ad).require_grad();
+        let wt = Tensor::<4>::from_data(TensorData::new(w.clone(), shapes.w), &ad).require_grad();
+        let bt = Tensor::<1>::from_data(TensorData::new(b.clone(), [shapes.w[0]]), &ad).require_grad();
+        let rt = Tensor::<4>::from_data(TensorData::new(r.clone(), out), &ad);
+        let y = if pool {
+            fastconv::conv_relu_pool(xt.clone(), wt.clone(), bt.clone())
+        } else {
+            fastconv::conv_relu(xt.clone(), wt.clone(), bt.clone())
+        };
+        let grads = (y * rt).sum().backward();
+        let analytic = [
+            values(xt.grad(&grads).unwrap()),
+            values(wt.grad(&grads).unwrap()),
+            bt.grad(&grads).unwrap().into_data().iter::<f32>().collect(),
+        ];
+
+        let step = 1e-3f32;
+        let inputs = [x, w, b];
+        for (which, name) in ["dx", "dW", "db"].iter().enumerate() {
+            let numeric: Vec<f32> = (0..inputs[which].len())
+                .map(|i| {
+                    let at = |delta: f32| {
+                        let mut v = inputs.clone();
+                        v[which][i] += delta;
+                        loss(&device, pool, &shapes, &v[0], &v[1], &v[2], &r)
+                    };
+                    ((at(step) - at(-step)) / (2.0 * f64::from(step))) as f32
+                })
+                .collect();
+            let e = rel(&analytic[which], &numeric);
+            println!(
+                "wgpu {:?}→{:?} pool {pool}: {name} vs central differences {e:.1e}",
+                shapes.x, shapes.w
+            );
+            assert!(
+                e < 2e-3,
+                "wgpu {:?}→{:?} pool {pool}: {name} differs by {e:e}",
+                shapes.x,
+                shapes.w
+            );
+        }
+    }
+}
+
 /// Without autodiff the op is a plain forward; with an untracked input (a network's first
-/// layer) the input gradient is skipped and the weight and bias gradients still come back.
+/// layer) the input gradient is skipped and the weight and bias gradients still come back:
+/// flex's kernels and the CubeCL kernels.
 #[test]
 fn inference_and_untracked_inputs() {
-    let device = gradlab_testkit::backend(BackendName::Flex).device;
+    untracked_on(gradlab_testkit::backend(BackendName::Flex).device);
+    if gradlab_testkit::can_run(BackendName::Wgpu, "fastconv's CubeCL kernels with an untracked input") {
+        untracked_on(gradlab_testkit::backend(BackendName::Wgpu).device);
+    }
+}
+
+fn untracked_on(device: Device) {
     let x: Tensor<4> = Tensor::ones([2, 1, 5, 5], &device);
     let w: Tensor<4> = Tensor::ones([3, 1, 3, 3], &device);
     let b: Tensor<1> = Tensor::from_floats([0.5, -20.0, 1.0], &device);

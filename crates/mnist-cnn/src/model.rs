@@ -85,15 +85,16 @@ impl Cnn {
     /// Which code computes the convolution blocks on `device`, in words (printed by a training
     /// run and recorded in its report as `conv_path`).
     pub fn conv_path(&self, device: &Device, backend: gradlab::BackendName) -> String {
-        match (self.fast, fastconv::is_fast(device), fastconv::is_supported(device)) {
-            (false, _, _) => "burn's stock layers (fast_path is off)".into(),
-            (true, true, _) => "fastconv's fused conv+ReLU(+pool) kernels (fast_path, flex)".into(),
-            (true, false, true) => format!(
-                "burn's stock operations behind fastconv's interface (fast_path; {backend} has no fast kernels)"
-            ),
-            (true, false, false) => {
-                format!("burn's stock layers (fast_path is on, but {backend} has no fastconv op)")
-            }
+        if !self.fast {
+            "burn's stock layers (fast_path is off)".into()
+        } else if fastconv::is_fast(device) {
+            "fastconv's fused conv+ReLU(+pool) kernels (fast_path, flex)".into()
+        } else if fastconv::is_cube(device) {
+            format!("fastconv's fused conv+ReLU(+pool) CubeCL kernels (fast_path, {backend})")
+        } else if fastconv::is_supported(device) {
+            format!("burn's stock operations behind fastconv's interface (fast_path; {backend} has no fast kernels)")
+        } else {
+            format!("burn's stock layers (fast_path is on, but {backend} has no fastconv op)")
         }
     }
 

@@ -454,7 +454,7 @@ fn a_healthy_run_prints_no_error_line_without_a_desktop_session() {
         if used != "flex" {
             assert_eq!(
                 path,
-                format!("burn's stock layers (fast_path is on, but {used} has no fastconv op)")
+                format!("fastconv's fused conv+ReLU(+pool) CubeCL kernels (fast_path, {used})")
             );
             assert!(!stdout.contains("freed memory is kept"), "{stdout}");
         }

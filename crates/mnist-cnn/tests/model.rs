@@ -66,7 +66,8 @@ fn shipped_dataset_matches_its_readme_checksum() {
 
 /// The fast path (every `relu(conv)` as `fastconv::conv_relu`) is the stock model's function:
 /// outputs and every parameter's gradient agree on random inputs at the batch sizes the crates
-/// use. Tolerance: 1e-5 relative to the largest entry — both are f32 sums of the same products
+/// use — on flex (fastconv's CPU kernels), ndarray (burn's ops behind fastconv's interface)
+/// and wgpu (fastconv's CubeCL kernels). Tolerance: 1e-5 relative to the largest entry — both are f32 sums of the same products
 /// in a different order (crates/fastconv/tests/burn_op.rs bounds each layer the same way).
 #[test]
 fn fast_path_equals_the_stock_model() {
@@ -82,7 +83,15 @@ fn fast_path_equals_the_stock_model() {
         let scale = a.iter().fold(0f32, |m, x| m.max(x.abs())).max(1e-12);
         a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs())) / scale
     };
-    for name in [gradlab::BackendName::Flex, gradlab::BackendName::Ndarray] {
+    let names = [
+        gradlab::BackendName::Flex,
+        gradlab::BackendName::Ndarray,
+        gradlab::BackendName::Wgpu,
+    ];
+    for name in names
+        .into_iter()
+        .filter(|&n| gradlab_testkit::can_run(n, "the fast path against the stock model"))
+    {
         let device = common::backend(name).device.autodiff();
         let stock = gradlab::seeded(&device, 3, || Cnn::new(&device));
         let fast = stock.clone().with_fast_path(true);
