@@ -74,13 +74,20 @@ fn the_bench_times_remote_and_its_conformance_holds_against_flex() {
             "--backends",
             "flex,remote",
             "--models",
-            "mnist-cnn,sentiment",
+            "mnist-cnn,mnist-cnn-fast,sentiment",
             "--out",
             "b",
         ],
         dir.path(),
     );
     assert!(t.contains("a loopback server in this process, serving flex"), "{t}");
+    // fastconv has no remote implementation: the fast CNN is not timed there (it would time the
+    // stock layers again), and says why.
+    assert!(
+        t.lines()
+            .any(|l| l.contains("mnist-cnn-fast remote") && l.contains("not timed: no fastconv op")),
+        "{t}"
+    );
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("b/run-001/report.json")).unwrap()).unwrap();
     let pairs = report["conformance"]["pairs"]
@@ -99,5 +106,11 @@ fn the_bench_times_remote_and_its_conformance_holds_against_flex() {
     assert!(
         results.iter().any(|r| r["backend"] == "remote"),
         "remote is timed: {report}"
+    );
+    assert!(
+        !results
+            .iter()
+            .any(|r| r["backend"] == "remote" && r["model"] == "mnist-cnn-fast"),
+        "{report}"
     );
 }
