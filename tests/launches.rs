@@ -11,9 +11,9 @@
 //!
 //! and the seed CNN's step at batch 32 (forward, loss, backward; printed by
 //! `where_the_seed_cnn_step_launches_its_kernels`): 89 launches with burn's stock layers, 61 of
-//! them in the three convolution blocks; 42 with fastconv's CubeCL kernels, whose blocks launch
-//! 17 (11 of them fastconv's: `ForwardKernel` 3, `PreActivationGradKernel` 3,
-//! `WeightGradKernel` 3, `InputGradKernel` 2).
+//! them in the three convolution blocks; 45 with fastconv's CubeCL kernels, whose blocks launch
+//! 20 (14 of them fastconv's: `ForwardKernel` 3, `PreActivationGradKernel` 3,
+//! `WeightGradKernel` 3, `SumChunksKernel` 3, `InputGradKernel` 2).
 
 use std::sync::{Mutex, MutexGuard};
 
@@ -150,7 +150,8 @@ fn where_the_seed_cnn_step_launches_its_kernels() {
     assert!(blocks >= 3 && whole > blocks, "{blocks} of {whole}");
 
     // The same blocks through fastconv's CubeCL kernels: one launch per block forward, and
-    // per block backward one for dz, one for dW and db, and one for dx where the input needs it
+    // per block backward one for dz, one for dW and db over chunks of the batch, one adding the
+    // chunks up (at batch 32 every block has several), and one for dx where the input needs it
     // (not the first block's image).
     let params: Vec<_> = convs
         .iter()
@@ -177,9 +178,10 @@ fn where_the_seed_cnn_step_launches_its_kernels() {
             count("ForwardKernel"),
             count("PreActivationGradKernel"),
             count("WeightGradKernel"),
+            count("SumChunksKernel"),
             count("InputGradKernel")
         ],
-        [3, 3, 3, 2],
+        [3, 3, 3, 3, 2],
         "{fused_kernels:?}"
     );
     assert!(

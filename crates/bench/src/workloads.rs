@@ -9,7 +9,7 @@
 //! | model | batch of `b` | items | loss, optimizer (as the model's crate trains it) |
 //! |---|---|---|---|
 //! | `mnist-cnn` | `[b, 1, 28, 28]` real digits (mnist-5k) | images | softmax cross-entropy, Adam 1e-3 (ε 1e-7) |
-//! | `mnist-cnn-fast` | the same model with `fast_path` (fastconv's conv+ReLU(+pool) ops; flex and ndarray only) | images | the same |
+//! | `mnist-cnn-fast` | the same model with `fast_path` (fastconv's conv+ReLU(+pool) ops; flex, wgpu, vulkan, ndarray — not remote) | images | the same |
 //! | `sentiment` | `[b, 50]` word ids + mask | sentences | BCE on logits, Adam 1e-3 |
 //! | `rnn` | `[b, 25]` characters, `b` streams | characters (`25·b`) | summed CE over 25 steps, Adagrad 0.1, clip ±5 |
 //! | `xor-backprop` | `[b, 3]` XOR rows | samples | ½ Σ (ŷ − y)², SGD 1.0 |

@@ -1,7 +1,8 @@
-//! The convolution blocks as CubeCL kernels, for burn's CubeCL backend (wgpu, vulkan; CUDA,
-//! ROCm and Metal compile the same kernels): direct convolutions with the bias, the ReLU and the
-//! 2×2 max-pool folded in — one launch forward — and a hand-written backward of three launches
-//! (two for a first layer, whose input needs no gradient).
+//! The convolution blocks as CubeCL kernels, for burn's CubeCL backend (wgpu, vulkan — the
+//! runtimes this workspace builds and tests; CUDA, ROCm and Metal take the same kernels, untested
+//! here): direct convolutions with the bias, the ReLU and the
+//! 2×2 max-pool folded in — one launch forward — and a hand-written backward of three or four
+//! launches (one fewer for a first layer, whose input needs no gradient).
 //!
 //! ```text
 //! forward     y[n,o,i,j] = relu(b[o] + Σ_{c,u,v} w[o,c,u,v]·x[n,c,i+u,j+v])
@@ -10,9 +11,11 @@
 //!               switch[n,o,p,q] = 2a+e of the (first) largest; one thread per pooled
 //!               position and 2 output channels
 //! backward    dz = dy where y > 0 (pooled: only at the position the switch names), inside a
-//!               border of zeros; one thread per value
+//!               border of zeros when dx follows; one thread per value
 //!             dW[o,c,u,v] = Σ_{n,i,j} dz[n,o,i,j]·x[n,c,i+u,j+v], db[o] = Σ dz[n,o,·,·]
-//!               one thread per input channel and 2 output channels, k×k taps in registers
+//!               one thread per input channel, 2 output channels and chunk of the batch (as
+//!               many chunks as give ~4,096 threads), k×k taps in registers; then, if there
+//!               are several chunks, one thread per value of dW and db adds them up
 //!             dx[n,c,s,t] = Σ_{o,u,v} dz[n,o,s−u,t−v]·w[o,c,u,v]   (only if x needs one)
 //!               one thread per 4 neighbouring positions and 4 input channels; the border of
 //!               zeros around dz stands for the taps that fall outside the output
@@ -149,8 +152,8 @@ fn forward_kernel<F: Float>(
 /// and the pool), one thread per value of `dz`: `dy` where the ReLU was open (`y > 0`) and —
 /// pooled — only at the position the window's switch names (a row or column the pool drops gets
 /// none). `dz` is the `out_h × out_w` gradient inside a border of zeros, `pad` wide on the
-/// left, top and bottom and wider on the right: the border spares the input-gradient kernel
-/// every bounds test.
+/// left, top and bottom and wider on the right (none when no dx follows): the border spares the
+/// input-gradient kernel every bounds branch of its own.
 #[cube(launch)]
 fn pre_activation_grad_kernel<F: Float>(
     y: &Tensor<F>,
@@ -187,10 +190,13 @@ fn pre_activation_grad_kernel<F: Float>(
     dz[out] = g;
 }
 
-/// `dW[o,c,u,v] = Σ_{n,i,j} dz[n,o,i,j]·x[n,c,i+u,j+v]` and `db[o] = Σ_{n,i,j} dz[n,o,i,j]`, one
-/// thread per input channel and `ob` output channels, holding their k×k taps in registers (each
-/// value of x and dz read once for all of them); the threads of input channel 0 write `db`. `dz`
-/// as written by [`pre_activation_grad_kernel`], with its border of `pad` zeros.
+/// `dW[o,c,u,v] = Σ_{n,i,j} dz[n,o,i,j]·x[n,c,i+u,j+v]` and `db[o] = Σ_{n,i,j} dz[n,o,i,j]` over
+/// one chunk of `per_chunk` images, one thread per chunk, input channel and `ob` output
+/// channels, holding their k×k taps in registers (each value of x and dz read once for all of
+/// them); the threads of input channel 0 write `db`. Chunk `h` writes rows `h·o ..` of `dw`
+/// (`[chunks·o, c, k, k]`) and of `db` (`[chunks·o]`); [`sum_chunks_kernel`] adds the chunks up
+/// when there is more than one. `dz` as written by [`pre_activation_grad_kernel`], with its
+/// border of `pad` zeros.
 #[cube(launch)]
 fn weight_grad_kernel<F: Float>(
     x: &Tensor<F>,
@@ -200,22 +206,26 @@ fn weight_grad_kernel<F: Float>(
     pad: usize,
     out_h: usize,
     out_w: usize,
+    per_chunk: usize,
     #[comptime] k: usize,
     #[comptime] ob: usize,
     #[define(F)] _dtype: ElemType,
 ) {
-    let (groups, channels) = (dw.shape(0) / ob, dw.shape(1));
-    if ABSOLUTE_POS >= groups * channels {
+    let (out_c, channels) = (dz.shape(1), dw.shape(1));
+    let (groups, chunks) = (out_c / ob, dw.shape(0) / out_c);
+    if ABSOLUTE_POS >= chunks * groups * channels {
         terminate!();
     }
-    let c = ABSOLUTE_POS % channels;
-    let o0 = (ABSOLUTE_POS / channels) * ob;
+    let (_, chunk, group, c) = position(ABSOLUTE_POS, chunks, groups, channels);
+    let o0 = group * ob;
+    let first = chunk * per_chunk;
+    let last = clamp_max(first + per_chunk, dz.shape(0));
     let (xs2, xs3) = (x.stride(2), x.stride(3));
     let (gs1, gs2, gs3) = (dz.stride(1), dz.stride(2), dz.stride(3));
     // taps[(m·k + u)·k + v]: dW[o0 + m, c, u, v].
     let mut taps = Array::<F>::new(comptime!(ob * k * k));
     let mut bias = Array::<F>::new(ob);
-    for n in 0..dz.shape(0) {
+    for n in first..last {
         let xn = n * x.stride(0) + c * x.stride(1);
         let gn = n * dz.stride(0) + o0 * gs1 + pad * gs2 + pad * gs3;
         for i in 0..out_h {
@@ -240,20 +250,50 @@ fn weight_grad_kernel<F: Float>(
             }
         }
     }
+    let row = chunk * out_c + o0;
     #[unroll]
     for m in 0..ob {
         #[unroll]
         for u in 0..k {
             #[unroll]
             for v in 0..k {
-                let out = at_mut(dw, o0 + m, c, u, v);
+                let out = at_mut(dw, row + m, c, u, v);
                 dw[out] = taps[(m * k + u) * k + v];
             }
         }
         if c == 0 {
-            let out = (o0 + m) * db.stride(0);
+            let out = (row + m) * db.stride(0);
             db[out] = bias[m];
         }
+    }
+}
+
+/// The sums over chunks of the weight-gradient kernel's partial sums: `dw[t] = Σ_h
+/// dw_parts[h·len + t]` for the `len` values of `dw`, and the same for `db` (threads past `dw`'s
+/// length do `db`'s). All four tensors are contiguous.
+#[cube(launch)]
+fn sum_chunks_kernel<F: Float>(
+    dw_parts: &Tensor<F>,
+    db_parts: &Tensor<F>,
+    dw: &mut Tensor<F>,
+    db: &mut Tensor<F>,
+    chunks: usize,
+    #[define(F)] _dtype: ElemType,
+) {
+    let (len_w, len_b) = (dw.len(), db.len());
+    if ABSOLUTE_POS < len_w {
+        let mut sum = F::new(0.0);
+        for h in 0..chunks {
+            sum += dw_parts[h * len_w + ABSOLUTE_POS];
+        }
+        dw[ABSOLUTE_POS] = sum;
+    } else if ABSOLUTE_POS < len_w + len_b {
+        let t = ABSOLUTE_POS - len_w;
+        let mut sum = F::new(0.0);
+        for h in 0..chunks {
+            sum += db_parts[h * len_b + t];
+        }
+        db[t] = sum;
     }
 }
 
@@ -342,6 +382,7 @@ impl Block {
             input[1],
             input[2].min(input[3])
         );
+        expect(weight, "weight", &[out_c, c, k, k], x.dtype);
         Block { input, out_c, k }
     }
 
@@ -358,6 +399,17 @@ impl Block {
     }
 }
 
+/// Panics unless `t` (called `name`) has shape `dims` and dtype `dtype`: the operations'
+/// contract, checked before any kernel reads it.
+fn expect(t: &CubeTensor, name: &str, dims: &[usize], dtype: DType) {
+    let shape = t.meta.shape();
+    assert!(
+        shape.iter().eq(dims.iter()) && t.dtype == dtype,
+        "fastconv: {name} is {shape:?} {:?}, expected {dims:?} {dtype:?}",
+        t.dtype
+    );
+}
+
 fn dims(t: &CubeTensor, name: &str) -> [usize; 4] {
     let shape = t.meta.shape();
     assert_eq!(shape.num_dims(), 4, "fastconv: {name} must be 4-d, got {shape:?}");
@@ -371,6 +423,10 @@ fn empty(like: &CubeTensor, shape: impl Into<Shape>, dtype: DType) -> CubeTensor
     let handle = like.client.empty(shape.num_elements() * dtype.size());
     CubeTensor::new_contiguous(like.client.clone(), like.device.clone(), shape, handle, dtype)
 }
+
+/// About how many threads the weight-gradient kernel should have: it splits the batch into
+/// chunks until it does.
+const WEIGHT_GRAD_THREADS: usize = 4096;
 
 /// How many neighbouring positions of a row one input-gradient thread computes.
 const TB: usize = 4;
@@ -389,6 +445,7 @@ fn grid(like: &CubeTensor, units: usize) -> (CubeCount, CubeDim) {
 /// `relu(conv2d(x, weight) + bias)`.
 pub fn conv_relu(x: CubeTensor, weight: CubeTensor, bias: CubeTensor) -> CubeTensor {
     let block = Block::new(&x, &weight);
+    expect(&bias, "bias", &[block.out_c], x.dtype);
     // The kernel takes a switches tensor either way; unpooled, it never writes it.
     let unused = empty(&x, [1, 1, 1, 1], DType::I32);
     forward(x, weight, bias, block.conv_shape(), unused, false)
@@ -396,7 +453,9 @@ pub fn conv_relu(x: CubeTensor, weight: CubeTensor, bias: CubeTensor) -> CubeTen
 
 /// `max_pool2d(relu(conv2d(x, weight) + bias))` (2×2, stride 2) and the switches.
 pub fn conv_relu_pool(x: CubeTensor, weight: CubeTensor, bias: CubeTensor) -> (CubeTensor, CubeTensor) {
-    let shape = Block::new(&x, &weight).pooled_shape();
+    let block = Block::new(&x, &weight);
+    expect(&bias, "bias", &[block.out_c], x.dtype);
+    let shape = block.pooled_shape();
     let switches = empty(&x, shape, DType::I32);
     (forward(x, weight, bias, shape, switches.clone(), true), switches)
 }
@@ -450,12 +509,18 @@ pub fn backward(
     let k = block.k;
     let dtype = x.dtype;
     let pooled = switches.is_some();
+    let out_shape = if pooled { block.pooled_shape() } else { conv_shape };
+    expect(&output, "output", &out_shape, dtype);
+    expect(&output_grad, "output_grad", &out_shape, dtype);
+    if let Some(switches) = &switches {
+        expect(switches, "switches", &out_shape, DType::I32);
+    }
     // The kernel takes a switches tensor either way; unpooled, it never reads it.
     let switches = switches.unwrap_or_else(|| empty(&x, [1, 1, 1, 1], DType::I32));
     let client = x.client.clone();
 
     // dz with a border of k − 1 zeros (and TB − 1 more on the right) when dx is wanted: its
-    // kernel then tests no bounds.
+    // kernel then needs no bounds branches.
     let pad = if input_grad { k - 1 } else { 0 };
     let extra = if input_grad { TB - 1 } else { 0 };
     let [_, _, out_h, out_w] = conv_shape;
@@ -477,25 +542,48 @@ pub fn backward(
         dtype_to_storage_type(dtype),
     );
 
-    let dw = empty(&x, [o, c, k, k], dtype);
-    let db = empty(&x, [o], dtype);
+    // dW and db: split over the batch into enough chunks for about WEIGHT_GRAD_THREADS threads
+    // (conv1 has only 16 (output pair, input channel) threads), then the chunks added up.
     let ob = channels_per_thread(o, 2);
-    let (count, dim) = grid(&x, o / ob * c);
+    let per_thread = o / ob * c;
+    let per_chunk = n.div_ceil(WEIGHT_GRAD_THREADS.div_ceil(per_thread).clamp(1, n));
+    let chunks = n.div_ceil(per_chunk);
+    let (dw_parts, db_parts) = (empty(&x, [chunks * o, c, k, k], dtype), empty(&x, [chunks * o], dtype));
+    let (count, dim) = grid(&x, chunks * per_thread);
     weight_grad_kernel::launch(
         &client,
         count,
         dim,
         x.into_tensor_arg(),
         dz.clone().into_tensor_arg(),
-        dw.clone().into_tensor_arg(),
-        db.clone().into_tensor_arg(),
+        dw_parts.clone().into_tensor_arg(),
+        db_parts.clone().into_tensor_arg(),
         pad,
         out_h,
         out_w,
+        per_chunk,
         k,
         ob,
         dtype_to_storage_type(dtype),
     );
+    let (dw, db) = if chunks == 1 {
+        (dw_parts, db_parts)
+    } else {
+        let (dw, db) = (empty(&dz, [o, c, k, k], dtype), empty(&dz, [o], dtype));
+        let (count, dim) = grid(&dz, o * c * k * k + o);
+        sum_chunks_kernel::launch(
+            &client,
+            count,
+            dim,
+            dw_parts.into_tensor_arg(),
+            db_parts.into_tensor_arg(),
+            dw.clone().into_tensor_arg(),
+            db.clone().into_tensor_arg(),
+            chunks,
+            dtype_to_storage_type(dtype),
+        );
+        (dw, db)
+    };
 
     let dx = input_grad.then(|| {
         let dx = empty(&dz, [n, c, h, w], dtype);

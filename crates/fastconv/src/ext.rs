@@ -180,8 +180,9 @@ fn pooled_meta(x: &TensorSpec, weight: &TensorSpec, _bias: &TensorSpec) -> (Tens
 }
 
 fn grads_meta(x: &TensorSpec, weight: &TensorSpec, input_grad: bool) -> ConvGradsMetadata {
-    let dweight = weight.clone();
-    let dbias = TensorSpec::new(Shape::new([weight.shape[0]]), weight.dtype);
+    // The kernels compute in x's dtype (and refuse a weight of another).
+    let dweight = TensorSpec::new(weight.shape.clone(), x.dtype);
+    let dbias = TensorSpec::new(Shape::new([weight.shape[0]]), x.dtype);
     match input_grad {
         true => ConvGradsMetadata::All {
             dx: x.clone(),

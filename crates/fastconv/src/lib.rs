@@ -1,14 +1,16 @@
-//! A fast CPU convolution for the seed CNN (issue 7): `relu(conv2d(x, w) + b)` with a k×k
-//! kernel, stride 1 and no padding — optionally followed by a 2×2 max-pool — as burn
-//! backend-extension operations whose Flex implementation is im2col/col2im plus three packed
-//! GEMMs (image by image, or over the whole batch for small outputs) on rayon's threads, and
-//! whose backward is written by hand.
+//! A fast convolution for the seed CNN (issue 7; CubeCL kernels: issue 15):
+//! `relu(conv2d(x, w) + b)` with a k×k kernel, stride 1 and no padding — optionally followed by
+//! a 2×2 max-pool — as burn backend-extension operations whose Flex implementation is
+//! im2col/col2im plus three packed GEMMs (image by image, or over the whole batch for small
+//! outputs) on rayon's threads, whose CubeCL implementation (wgpu, vulkan) is direct
+//! convolution kernels, and whose backward passes are written by hand.
 //!
 //! - [`kernels`]: the arithmetic on slices (forward, backward), generic over f32/f64.
+//! - [`cube`]: the CubeCL kernels (forward in one launch, backward in three or four).
 //! - [`gemm`]: the safe wrapper around the `gemm` crate (with [`memory`], the only `unsafe` in
 //!   the workspace).
-//! - [`ext`]: the `#[backend_extension]` trait and its Flex, NdArray (stock ops) and Autodiff
-//!   implementations.
+//! - [`ext`]: the `#[backend_extension]` trait and its Flex, CubeBackend (with the fusion
+//!   wrapper the macro makes), NdArray (stock ops) and Autodiff implementations.
 //! - [`memory`]: keep freed memory for reuse (glibc's malloc thresholds) — a process-wide
 //!   setting the binaries apply at start-up.
 //!

@@ -52,8 +52,9 @@ pub struct MnistConfig {
     /// Where runs are written: `<out_dir>/run-NNN/`.
     pub out_dir: PathBuf,
     /// `true` (default): each `relu(conv)` (+ max-pool) as one fastconv op — the same function;
-    /// fast kernels on flex, burn's stock ops behind the same op on ndarray, the stock layers on
-    /// wgpu/vulkan — and glibc's malloc keeps freed memory for reuse; `false`: burn's stock
+    /// fast CPU kernels on flex, CubeCL kernels on wgpu/vulkan, burn's stock ops behind the same
+    /// op on ndarray, the stock layers on remote — and (flex) glibc's malloc keeps freed memory
+    /// for reuse; `false`: burn's stock
     /// `Conv2d` + `relu` + `MaxPool2d`, allocator untouched.
     pub fast_path: bool,
     /// Data-parallel training over these devices (`["flex", "flex"]`, `["wgpu:0", "wgpu:1"]`,

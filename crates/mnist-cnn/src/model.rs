@@ -12,8 +12,8 @@
 //! `relu(conv3)` each run as one [`fastconv`] op — a burn backend-extension op whose flex kernels
 //! are im2col + packed GEMMs with ReLU and max-pool fused in and a hand-written
 //! backward (crates/fastconv). It is the same function with the same parameters (tests compare
-//! outputs and every gradient with the stock layers). On backends without the op (wgpu, vulkan)
-//! the stock layers run.
+//! outputs and every gradient with the stock layers). On wgpu/vulkan the op runs fastconv's
+//! CubeCL kernels; on backends without the op (remote) the stock layers run.
 
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
