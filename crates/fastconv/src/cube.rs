@@ -503,32 +503,45 @@ pub fn backward(
     input_grad: bool,
 ) -> (Option<CubeTensor>, CubeTensor, CubeTensor) {
     let block = Block::new(&x, &weight);
-    let [n, c, h, w] = block.input;
-    let conv_shape = block.conv_shape();
-    let o = block.out_c;
-    let k = block.k;
-    let dtype = x.dtype;
-    let pooled = switches.is_some();
-    let out_shape = if pooled { block.pooled_shape() } else { conv_shape };
-    expect(&output, "output", &out_shape, dtype);
-    expect(&output_grad, "output_grad", &out_shape, dtype);
+    let out_shape = match switches {
+        Some(_) => block.pooled_shape(),
+        None => block.conv_shape(),
+    };
+    expect(&output, "output", &out_shape, x.dtype);
+    expect(&output_grad, "output_grad", &out_shape, x.dtype);
     if let Some(switches) = &switches {
         expect(switches, "switches", &out_shape, DType::I32);
     }
-    // The kernel takes a switches tensor either way; unpooled, it never reads it.
-    let switches = switches.unwrap_or_else(|| empty(&x, [1, 1, 1, 1], DType::I32));
-    let client = x.client.clone();
-
     // dz with a border of k − 1 zeros (and TB − 1 more on the right) when dx is wanted: its
     // kernel then needs no bounds branches.
-    let pad = if input_grad { k - 1 } else { 0 };
-    let extra = if input_grad { TB - 1 } else { 0 };
-    let [_, _, out_h, out_w] = conv_shape;
+    let pad = if input_grad { block.k - 1 } else { 0 };
+    let dz = pre_activation_grad(&block, output, switches, output_grad, pad, input_grad);
+    let (dw, db) = weight_grad(&block, x, &dz, pad);
+    let dx = input_grad.then(|| input_grad_of(&block, weight, dz));
+    (dx, dw, db)
+}
+
+/// Launches [`pre_activation_grad_kernel`]: dz inside a border of `pad` zeros (and TB − 1 more
+/// on the right when `wide`).
+fn pre_activation_grad(
+    block: &Block,
+    output: CubeTensor,
+    switches: Option<CubeTensor>,
+    output_grad: CubeTensor,
+    pad: usize,
+    wide: bool,
+) -> CubeTensor {
+    let [n, o, out_h, out_w] = block.conv_shape();
+    let dtype = output.dtype;
+    let pooled = switches.is_some();
+    // The kernel takes a switches tensor either way; unpooled, it never reads it.
+    let switches = switches.unwrap_or_else(|| empty(&output, [1, 1, 1, 1], DType::I32));
+    let extra = if wide { TB - 1 } else { 0 };
     let padded = [n, o, out_h + 2 * pad, out_w + 2 * pad + extra];
-    let dz = empty(&x, padded, dtype);
-    let (count, dim) = grid(&x, padded.iter().product());
+    let dz = empty(&output, padded, dtype);
+    let (count, dim) = grid(&output, padded.iter().product());
     pre_activation_grad_kernel::launch(
-        &client,
+        &output.client.clone(),
         count,
         dim,
         output.into_tensor_arg(),
@@ -541,15 +554,22 @@ pub fn backward(
         pooled,
         dtype_to_storage_type(dtype),
     );
+    dz
+}
 
-    // dW and db: split over the batch into enough chunks for about WEIGHT_GRAD_THREADS threads
-    // (conv1 has only 16 (output pair, input channel) threads), then the chunks added up.
+/// dW and db: [`weight_grad_kernel`] over the batch split into enough chunks for about
+/// WEIGHT_GRAD_THREADS threads (conv1 has only 16 (output pair, input channel) threads), then
+/// [`sum_chunks_kernel`] adding the chunks up where there are several.
+fn weight_grad(block: &Block, x: CubeTensor, dz: &CubeTensor, pad: usize) -> (CubeTensor, CubeTensor) {
+    let [n, c, _, _] = block.input;
+    let [_, o, out_h, out_w] = block.conv_shape();
+    let (k, dtype, client) = (block.k, dz.dtype, dz.client.clone());
     let ob = channels_per_thread(o, 2);
     let per_thread = o / ob * c;
     let per_chunk = n.div_ceil(WEIGHT_GRAD_THREADS.div_ceil(per_thread).clamp(1, n));
     let chunks = n.div_ceil(per_chunk);
-    let (dw_parts, db_parts) = (empty(&x, [chunks * o, c, k, k], dtype), empty(&x, [chunks * o], dtype));
-    let (count, dim) = grid(&x, chunks * per_thread);
+    let (dw_parts, db_parts) = (empty(dz, [chunks * o, c, k, k], dtype), empty(dz, [chunks * o], dtype));
+    let (count, dim) = grid(dz, chunks * per_thread);
     weight_grad_kernel::launch(
         &client,
         count,
@@ -566,42 +586,43 @@ pub fn backward(
         ob,
         dtype_to_storage_type(dtype),
     );
-    let (dw, db) = if chunks == 1 {
-        (dw_parts, db_parts)
-    } else {
-        let (dw, db) = (empty(&dz, [o, c, k, k], dtype), empty(&dz, [o], dtype));
-        let (count, dim) = grid(&dz, o * c * k * k + o);
-        sum_chunks_kernel::launch(
-            &client,
-            count,
-            dim,
-            dw_parts.into_tensor_arg(),
-            db_parts.into_tensor_arg(),
-            dw.clone().into_tensor_arg(),
-            db.clone().into_tensor_arg(),
-            chunks,
-            dtype_to_storage_type(dtype),
-        );
-        (dw, db)
-    };
+    if chunks == 1 {
+        return (dw_parts, db_parts);
+    }
+    let (dw, db) = (empty(dz, [o, c, k, k], dtype), empty(dz, [o], dtype));
+    let (count, dim) = grid(dz, o * c * k * k + o);
+    sum_chunks_kernel::launch(
+        &client,
+        count,
+        dim,
+        dw_parts.into_tensor_arg(),
+        db_parts.into_tensor_arg(),
+        dw.clone().into_tensor_arg(),
+        db.clone().into_tensor_arg(),
+        chunks,
+        dtype_to_storage_type(dtype),
+    );
+    (dw, db)
+}
 
-    let dx = input_grad.then(|| {
-        let dx = empty(&dz, [n, c, h, w], dtype);
-        let cb = channels_per_thread(c, 4);
-        let (count, dim) = grid(&dz, n * c / cb * h * w.div_ceil(TB));
-        input_grad_kernel::launch(
-            &client,
-            count,
-            dim,
-            weight.into_tensor_arg(),
-            dz.into_tensor_arg(),
-            dx.clone().into_tensor_arg(),
-            k,
-            cb,
-            TB,
-            dtype_to_storage_type(dtype),
-        );
-        dx
-    });
-    (dx, dw, db)
+/// dx: [`input_grad_kernel`] on dz with its border of k − 1 zeros (TB − 1 more on the right).
+fn input_grad_of(block: &Block, weight: CubeTensor, dz: CubeTensor) -> CubeTensor {
+    let [n, c, h, w] = block.input;
+    let dtype = dz.dtype;
+    let dx = empty(&dz, [n, c, h, w], dtype);
+    let cb = channels_per_thread(c, 4);
+    let (count, dim) = grid(&dz, n * c / cb * h * w.div_ceil(TB));
+    input_grad_kernel::launch(
+        &dz.client.clone(),
+        count,
+        dim,
+        weight.into_tensor_arg(),
+        dz.into_tensor_arg(),
+        dx.clone().into_tensor_arg(),
+        block.k,
+        cb,
+        TB,
+        dtype_to_storage_type(dtype),
+    );
+    dx
 }
