@@ -13,7 +13,8 @@
 //! relative) and a sum of n terms by up to about √n of them in the usual case. Measured here,
 //! the largest difference on any quantity of any model, for every pair of ndarray, flex, wgpu
 //! and vulkan (lavapipe), is 3.8e-7 (`bench --conformance-only --backends
-//! flex,ndarray,wgpu,vulkan` prints the table). The tolerances are 1e-5: about 26× the largest
+//! flex,ndarray,wgpu,vulkan` prints the table; again 3.8e-7 on 2026-12-01 with `mnist-cnn-fast`
+//! on wgpu/vulkan running fastconv's CubeCL kernels, whose pairs reach 3.2e-7). The tolerances are 1e-5: about 26× the largest
 //! measured difference, which leaves room for other
 //! reduction orders (a real GPU's tiled kernels, other thread counts), while a real fault — a
 //! wrong derivative, a dropped term, a mis-ordered layout — is off by 1e-3 or more. (Before,
