@@ -35,6 +35,8 @@
 use burn::backend::cubecl::dtype_to_storage_type;
 use burn::tensor::{DType, Shape};
 use burn_cubecl::tensor::CubeTensor;
+
+use crate::kernels::Geometry;
 use cubecl::{calculate_cube_count_elemwise, prelude::*};
 
 /// The flat offset of `[a, b, c, d]` in a 4-d tensor, through its strides.
@@ -362,41 +364,12 @@ fn input_grad_kernel<F: Float>(
     }
 }
 
-/// The shapes of one convolution block, checked: `x` `[n, c, h, w]`, weight `[o, c, k, k]`,
-/// bias `[o]`, `k ≤ h, w`.
-struct Block {
-    input: [usize; 4],
-    out_c: usize,
-    k: usize,
-}
-
-impl Block {
-    fn new(x: &CubeTensor, weight: &CubeTensor) -> Self {
-        let input: [usize; 4] = dims(x, "x");
-        let [out_c, c, k, k2] = dims(weight, "weight");
-        assert!(
-            c == input[1] && k == k2 && k >= 1 && k <= input[2] && k <= input[3],
-            "fastconv: weight {:?} does not fit input {:?} (expected [o, {}, k, k], k ≤ {})",
-            [out_c, c, k, k2],
-            input,
-            input[1],
-            input[2].min(input[3])
-        );
-        expect(weight, "weight", &[out_c, c, k, k], x.dtype);
-        Block { input, out_c, k }
-    }
-
-    /// The convolution's output `[n, o, h − k + 1, w − k + 1]`.
-    fn conv_shape(&self) -> [usize; 4] {
-        let [n, _, h, w] = self.input;
-        [n, self.out_c, h - self.k + 1, w - self.k + 1]
-    }
-
-    /// The pooled output `[n, o, (h − k + 1)/2, (w − k + 1)/2]`.
-    fn pooled_shape(&self) -> [usize; 4] {
-        let [n, o, h, w] = self.conv_shape();
-        [n, o, h / 2, w / 2]
-    }
+/// The checked geometry of a block ([`Geometry::new`]'s shape checks) whose weight has `x`'s
+/// dtype.
+fn geometry(x: &CubeTensor, weight: &CubeTensor) -> Geometry {
+    let g = Geometry::new(dims(x, "x"), dims(weight, "weight"));
+    expect(weight, "weight", &[g.o, g.c, g.k, g.k], x.dtype);
+    g
 }
 
 /// Panics unless `t` (called `name`) has shape `dims` and dtype `dtype`: the operations'
@@ -444,18 +417,18 @@ fn grid(like: &CubeTensor, units: usize) -> (CubeCount, CubeDim) {
 
 /// `relu(conv2d(x, weight) + bias)`.
 pub fn conv_relu(x: CubeTensor, weight: CubeTensor, bias: CubeTensor) -> CubeTensor {
-    let block = Block::new(&x, &weight);
-    expect(&bias, "bias", &[block.out_c], x.dtype);
+    let block = geometry(&x, &weight);
+    expect(&bias, "bias", &[block.o], x.dtype);
     // The kernel takes a switches tensor either way; unpooled, it never writes it.
     let unused = empty(&x, [1, 1, 1, 1], DType::I32);
-    forward(x, weight, bias, block.conv_shape(), unused, false)
+    forward(x, weight, bias, block.output_shape(false), unused, false)
 }
 
 /// `max_pool2d(relu(conv2d(x, weight) + bias))` (2×2, stride 2) and the switches.
 pub fn conv_relu_pool(x: CubeTensor, weight: CubeTensor, bias: CubeTensor) -> (CubeTensor, CubeTensor) {
-    let block = Block::new(&x, &weight);
-    expect(&bias, "bias", &[block.out_c], x.dtype);
-    let shape = block.pooled_shape();
+    let block = geometry(&x, &weight);
+    expect(&bias, "bias", &[block.o], x.dtype);
+    let shape = block.output_shape(true);
     let switches = empty(&x, shape, DType::I32);
     (forward(x, weight, bias, shape, switches.clone(), true), switches)
 }
@@ -502,10 +475,10 @@ pub fn backward(
     output_grad: CubeTensor,
     input_grad: bool,
 ) -> (Option<CubeTensor>, CubeTensor, CubeTensor) {
-    let block = Block::new(&x, &weight);
+    let block = geometry(&x, &weight);
     let out_shape = match switches {
-        Some(_) => block.pooled_shape(),
-        None => block.conv_shape(),
+        Some(_) => block.output_shape(true),
+        None => block.output_shape(false),
     };
     expect(&output, "output", &out_shape, x.dtype);
     expect(&output_grad, "output_grad", &out_shape, x.dtype);
@@ -524,14 +497,14 @@ pub fn backward(
 /// Launches [`pre_activation_grad_kernel`]: dz inside a border of `pad` zeros (and TB − 1 more
 /// on the right when `wide`).
 fn pre_activation_grad(
-    block: &Block,
+    block: &Geometry,
     output: CubeTensor,
     switches: Option<CubeTensor>,
     output_grad: CubeTensor,
     pad: usize,
     wide: bool,
 ) -> CubeTensor {
-    let [n, o, out_h, out_w] = block.conv_shape();
+    let [n, o, out_h, out_w] = block.output_shape(false);
     let dtype = output.dtype;
     let pooled = switches.is_some();
     // The kernel takes a switches tensor either way; unpooled, it never reads it.
@@ -560,9 +533,9 @@ fn pre_activation_grad(
 /// dW and db: [`weight_grad_kernel`] over the batch split into enough chunks for about
 /// WEIGHT_GRAD_THREADS threads (conv1 has only 16 (output pair, input channel) threads), then
 /// [`sum_chunks_kernel`] adding the chunks up where there are several.
-fn weight_grad(block: &Block, x: CubeTensor, dz: &CubeTensor, pad: usize) -> (CubeTensor, CubeTensor) {
-    let [n, c, _, _] = block.input;
-    let [_, o, out_h, out_w] = block.conv_shape();
+fn weight_grad(block: &Geometry, x: CubeTensor, dz: &CubeTensor, pad: usize) -> (CubeTensor, CubeTensor) {
+    let (n, c) = (block.n, block.c);
+    let [_, o, out_h, out_w] = block.output_shape(false);
     let (k, dtype, client) = (block.k, dz.dtype, dz.client.clone());
     let ob = channels_per_thread(o, 2);
     let per_thread = o / ob * c;
@@ -606,8 +579,8 @@ fn weight_grad(block: &Block, x: CubeTensor, dz: &CubeTensor, pad: usize) -> (Cu
 }
 
 /// dx: [`input_grad_kernel`] on dz with its border of k − 1 zeros (TB − 1 more on the right).
-fn input_grad_of(block: &Block, weight: CubeTensor, dz: CubeTensor) -> CubeTensor {
-    let [n, c, h, w] = block.input;
+fn input_grad_of(block: &Geometry, weight: CubeTensor, dz: CubeTensor) -> CubeTensor {
+    let [n, c, h, w] = [block.n, block.c, block.h, block.w];
     let dtype = dz.dtype;
     let dx = empty(&dz, [n, c, h, w], dtype);
     let cb = channels_per_thread(c, 4);
