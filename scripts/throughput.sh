@@ -6,10 +6,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}; shift || true
-backends=("${@:-flex ndarray wgpu}")
+backends=("${@:-flex wgpu}")
 read -r -a backends <<< "${backends[*]}"
 bin="${CARGO_TARGET_DIR:-target}/release/mnist-cnn"
-cargo build -q --release -p mnist-cnn
+# ndarray is an opt-in backend (cargo feature `ndarray`): built in only when asked for.
+features=()
+[[ " ${backends[*]} " == *" ndarray "* ]] && features=(--features ndarray)
+cargo build -q --release -p mnist-cnn "${features[@]}"
 out=$(mktemp -d)
 declare -A results
 for r in $(seq "$rounds"); do

@@ -179,8 +179,9 @@ fn cargo_tree(args: &[&str]) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-/// Each package of the whole workspace's build (`name vX.Y.Z`) with the features it is built
-/// with, for `extra` cargo arguments.
+/// Each package of the whole workspace's build (`name vX.Y.Z`) with the feature sets it is
+/// built with (one per build context — a crate can be built for the target and for build
+/// scripts with different features), for `extra` cargo arguments.
 fn workspace_features(extra: &[&str]) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
     let text = cargo_tree(&[&["--workspace", "-e", "features", "-f", "{p}|{f}"][..], extra].concat());
     let mut map = std::collections::BTreeMap::<String, std::collections::BTreeSet<String>>::new();
@@ -200,10 +201,48 @@ fn workspace_features(extra: &[&str]) -> std::collections::BTreeMap<String, std:
             .unwrap_or("");
         map.entry(format!("{name} {version}"))
             .or_default()
-            .extend(features.split(',').filter(|f| !f.is_empty()).map(str::to_string));
+            .insert(features.to_string());
     }
     map
 }
+
+/// The packages of the default build of which a build with `extra` cargo arguments compiles some
+/// unit with other features (so builds it again), apart from those named in `rebuilt_anyway`.
+fn rebuilt_by(extra: &[&str], rebuilt_anyway: &[&str]) -> Vec<String> {
+    let default = workspace_features(&[]);
+    let other = workspace_features(extra);
+    assert!(default.len() > 200, "{} packages", default.len());
+    let mut differ = Vec::new();
+    for (package, features) in &default {
+        let name = package.split(' ').next().unwrap_or_default();
+        if rebuilt_anyway.contains(&name) {
+            continue;
+        }
+        // A feature set the other build lacks is a unit built again; one it adds (a crate
+        // built for another context too, e.g. a build script of a crate only it has) is not.
+        if let Some(theirs) = other.get(package)
+            && !features.is_subset(theirs)
+        {
+            differ.push(format!("{package}: {features:?} becomes {theirs:?}"));
+        }
+    }
+    differ
+}
+
+/// The workspace's own packages, rebuilt by any feature of theirs.
+const WORKSPACE: [&str; 11] = [
+    "gradlab",
+    "gradlab-serve",
+    "gradlab-tests",
+    "gradlab-web",
+    "fastconv",
+    "bench",
+    "calculus",
+    "mnist-cnn",
+    "rnn",
+    "sentiment",
+    "xor-backprop",
+];
 
 /// Architecture Invariant: a `--features remote` build compiles only burn's top crates, the HTTP
 /// stack's and the workspace's again: every crate below (CubeCL, the backends, tokio, …) gets
@@ -212,45 +251,37 @@ fn workspace_features(extra: &[&str]) -> std::collections::BTreeMap<String, std:
 /// the crate and its features.
 #[test]
 fn a_remote_build_shares_the_backends_with_a_default_one() {
-    let default = workspace_features(&[]);
-    let remote = workspace_features(&["--features", "remote"]);
     let rebuilt_anyway = [
-        "burn",
-        "burn-core",
-        "burn-tensor",
-        "burn-dispatch", // the feature itself
-        "axum",
-        "axum-core",
-        "hyper",
-        "hyper-util",
-        "tower",
-        "sync_wrapper", // gradlab-web's HTTP stack
-        "gradlab",
-        "gradlab-serve",
-        "gradlab-tests",
-        "bench",
-        "calculus",
-        "mnist-cnn",
-        "rnn",
-        "sentiment",
-        "xor-backprop",
-    ];
-    assert!(default.len() > 200, "{} packages", default.len());
-    let mut differ = Vec::new();
-    for (package, features) in &default {
-        let name = package.split(' ').next().unwrap_or_default();
-        if rebuilt_anyway.contains(&name) {
-            continue;
-        }
-        if let Some(other) = remote.get(package)
-            && other != features
-        {
-            differ.push(format!(
-                "{package}: remote adds {:?}",
-                other.difference(features).collect::<Vec<_>>()
-            ));
-        }
-    }
+        &[
+            "burn",
+            "burn-core",
+            "burn-tensor",
+            "burn-dispatch", // the feature itself
+            "axum",
+            "axum-core",
+            "hyper",
+            "hyper-util",
+            "tower",
+            "sync_wrapper", // gradlab-web's HTTP stack
+        ][..],
+        &WORKSPACE,
+    ]
+    .concat();
+    let differ = rebuilt_by(&["--features", "remote"], &rebuilt_anyway);
+    assert!(
+        differ.is_empty(),
+        "pin these in crates/workspace-hack/Cargo.toml:\n{}",
+        differ.join("\n")
+    );
+}
+
+/// Architecture Invariant: the same for the opt-in `ndarray` feature: only burn's top crates
+/// (the feature itself) and the workspace's are compiled again; CubeCL, gemm, rayon, burn-flex
+/// and everything else below are shared with the default build.
+#[test]
+fn an_ndarray_build_shares_the_backends_with_a_default_one() {
+    let rebuilt_anyway = [&["burn", "burn-core", "burn-tensor", "burn-dispatch"][..], &WORKSPACE].concat();
+    let differ = rebuilt_by(&["--features", "ndarray"], &rebuilt_anyway);
     assert!(
         differ.is_empty(),
         "pin these in crates/workspace-hack/Cargo.toml:\n{}",
@@ -277,6 +308,54 @@ fn only_the_remote_feature_links_burn_remote() {
         "--features",
         "remote"
     ])));
+}
+
+/// Architecture Invariant: burn-ndarray (deprecated upstream, and the slowest crate of a cold
+/// build) is linked only with the opt-in `ndarray` feature; `backend = "ndarray"` in a default
+/// build is an error saying how to build it.
+#[test]
+fn only_the_ndarray_feature_links_burn_ndarray() {
+    let has = |t: &str| t.lines().any(|l| l.starts_with("burn-ndarray "));
+    assert!(
+        !has(&cargo_tree(&["-e", "normal", "--workspace"])),
+        "the default build links burn-ndarray"
+    );
+    assert!(has(&cargo_tree(&[
+        "-e",
+        "normal",
+        "--workspace",
+        "--features",
+        "ndarray"
+    ])));
+}
+
+/// Architecture Invariant: the release profile leaves unoptimised (`[profile.release.package.*]`
+/// in Cargo.toml) only crates on no hot path — never burn, CubeCL, wgpu, naga, gemm or the
+/// workspace's own — and every crate it names is in the build (a stale name does nothing).
+#[test]
+fn only_cold_crates_are_built_without_optimisation() {
+    let manifest = read(&root().join("Cargo.toml"));
+    let named: Vec<&str> = manifest
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("[profile.release.package."))
+        .map(|rest| rest.trim_end_matches(']').trim_matches('"'))
+        .collect();
+    assert!(!named.is_empty(), "no per-crate release settings found");
+    let hot = [
+        "burn", "cubecl", "cubek", "wgpu", "naga", "gemm", "gradlab", "fastconv", "*",
+    ];
+    let members = cargo_tree(&["-e", "normal", "--workspace", "--depth", "0"]);
+    let tree = cargo_tree(&["-e", "normal", "--workspace"]);
+    for name in named {
+        assert!(
+            !hot.iter().any(|h| name.starts_with(h)) && !members.lines().any(|l| l.starts_with(&format!("{name} "))),
+            "{name} runs on a hot path: keep it optimised"
+        );
+        assert!(
+            tree.lines().any(|l| l.starts_with(&format!("{name} "))),
+            "Cargo.toml sets a release opt-level for {name}, which is not in the build"
+        );
+    }
 }
 
 /// Every README starts with a title and closes every code fence (an odd count renders half the

@@ -25,9 +25,11 @@
 //! padding, no dilation, one group, and that followed by `max_pool2d` (kernel 2, stride 2, no
 //! padding) — exactly the seed CNN's `relu(Conv2d::forward(x))` and `MaxPool2d::forward(·)`.
 
-// burn-ndarray is deprecated upstream but still one of gradlab's CPU backends.
-#![allow(deprecated)]
+// burn-ndarray is deprecated upstream but still one of gradlab's CPU backends (opt-in feature).
+#![cfg_attr(feature = "ndarray", allow(deprecated))]
 
+#[cfg(feature = "ndarray")]
+use burn::backend::NdArray;
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -35,7 +37,7 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::fusion::custom::TensorSpec;
 use burn::backend::tensor::{FloatTensor, IntTensor};
-use burn::backend::{Autodiff, Backend, ExtensionType, Flex, NdArray, TensorMetadata, backend_extension};
+use burn::backend::{Autodiff, Backend, ExtensionType, Flex, TensorMetadata, backend_extension};
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, IntDType, Shape, TensorData};
 use burn_cubecl::CubeBackend;
@@ -194,7 +196,7 @@ fn grads_meta(x: &TensorSpec, weight: &TensorSpec, input_grad: bool) -> ConvGrad
 }
 
 /// `relu(conv2d(x, w) + b)` and its backward, as a backend operation.
-#[backend_extension(Flex, NdArray, Cube, Fusion, Autodiff)]
+#[backend_extension(Flex, NdArray: cfg(feature = "ndarray"), Cube, Fusion, Autodiff)]
 pub trait ConvReluBackend: Backend {
     /// `relu(conv2d(x, weight) + bias)`.
     ///
@@ -255,6 +257,7 @@ pub trait ConvReluBackend: Backend {
     }
 }
 
+#[cfg(feature = "ndarray")]
 impl ConvReluBackend for NdArray {}
 
 /// A contiguous typed view of a flex tensor (copied only if it is strided).

@@ -41,13 +41,15 @@ pub fn is_cube(device: &Device) -> bool {
 }
 
 /// Whether [`conv_relu`] runs on `device` at all (flex: fast CPU kernels; wgpu/vulkan: the
-/// CubeCL kernels; ndarray: burn's stock operations behind the same interface). Not on remote
-/// devices.
+/// CubeCL kernels; ndarray, where built (feature `ndarray`): burn's stock operations behind the
+/// same interface). Not on remote devices.
 pub fn is_supported(device: &Device) -> bool {
-    matches!(
-        device.clone().inner().as_dispatch(),
-        DispatchDevice::Flex(_) | DispatchDevice::NdArray(_) | DispatchDevice::Cube(_)
-    )
+    match device.clone().inner().as_dispatch() {
+        DispatchDevice::Flex(_) | DispatchDevice::Cube(_) => true,
+        #[cfg(feature = "ndarray")]
+        DispatchDevice::NdArray(_) => true,
+        _ => false,
+    }
 }
 
 /// `max_pool2d(relu(conv2d(x, weight) + bias))`: stride 1, no padding; pool 2×2, stride 2.

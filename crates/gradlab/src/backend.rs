@@ -35,7 +35,8 @@ pub enum BackendName {
     Auto,
     /// burn-flex: pure-Rust CPU backend (the recommended CPU path).
     Flex,
-    /// burn-ndarray: the older CPU backend (deprecated upstream, still supported).
+    /// burn-ndarray: the older CPU backend (deprecated upstream; binaries built with
+    /// `--features ndarray`).
     Ndarray,
     /// wgpu with the graphics API chosen by wgpu (Vulkan on Linux).
     Wgpu,
@@ -71,6 +72,17 @@ impl BackendName {
             BackendName::Vulkan => "vulkan",
             BackendName::Remote => "remote",
             BackendName::Spirv => "spirv",
+        }
+    }
+
+    /// Whether this binary was built with this backend: `ndarray`, `remote` and `spirv` are opt-in
+    /// cargo features; the others are always there.
+    pub fn is_built(self) -> bool {
+        match self {
+            BackendName::Ndarray => cfg!(feature = "ndarray"),
+            BackendName::Remote => cfg!(feature = "remote"),
+            BackendName::Spirv => cfg!(feature = "spirv"),
+            BackendName::Auto | BackendName::Flex | BackendName::Wgpu | BackendName::Vulkan => true,
         }
     }
 
@@ -315,6 +327,13 @@ pub enum BackendError {
          (`cargo build --release --workspace --features spirv`)"
     )]
     SpirvNotBuilt,
+    /// The binary was built without the `ndarray` cargo feature.
+    #[error(
+        "backend `ndarray`: this binary was built without burn-ndarray (deprecated upstream, opt-in); build with \
+         `--features ndarray` (`cargo build --release --workspace --features ndarray`), or use `flex`, the CPU backend \
+         every build has"
+    )]
+    NdarrayNotBuilt,
     /// CubeCL's SPIR-V compiler on a software Vulkan adapter (lavapipe), which it crashes.
     #[error(
         "backend `{backend}`: not run on {name}, a software Vulkan adapter: CubeCL's SPIR-V compiler (this binary's \
@@ -478,8 +497,7 @@ pub fn host_backend() -> ResolvedBackend {
 pub fn resolve(config: &BackendConfig) -> Result<ResolvedBackend, BackendError> {
     match config.backend {
         BackendName::Flex => Ok(cpu_backend(BackendName::Flex, Device::flex(), None)),
-        #[allow(deprecated)] // ndarray is deprecated upstream; the project still offers it.
-        BackendName::Ndarray => Ok(cpu_backend(BackendName::Ndarray, Device::ndarray(), None)),
+        BackendName::Ndarray => ndarray_backend(),
         BackendName::Spirv if !cfg!(feature = "spirv") => Err(BackendError::SpirvNotBuilt),
         BackendName::Wgpu | BackendName::Vulkan | BackendName::Spirv => {
             let (device, adapter) = init_wgpu(config.backend, config.adapter)?;
@@ -497,6 +515,17 @@ pub fn resolve(config: &BackendConfig) -> Result<ResolvedBackend, BackendError> 
             connect_remote(spec)
         }
     }
+}
+
+#[cfg(feature = "ndarray")]
+fn ndarray_backend() -> Result<ResolvedBackend, BackendError> {
+    #[allow(deprecated)] // ndarray is deprecated upstream; the project still offers it (opt-in).
+    Ok(cpu_backend(BackendName::Ndarray, Device::ndarray(), None))
+}
+
+#[cfg(not(feature = "ndarray"))]
+fn ndarray_backend() -> Result<ResolvedBackend, BackendError> {
+    Err(BackendError::NdarrayNotBuilt)
 }
 
 #[cfg(feature = "remote")]
@@ -818,6 +847,21 @@ mod tests {
     }
 
     #[test]
+    fn ndarray_runs_where_built_and_otherwise_says_how_to_build_it() {
+        assert_eq!("ndarray".parse::<BackendName>().unwrap(), BackendName::Ndarray);
+        assert_eq!(BackendName::Ndarray.is_built(), cfg!(feature = "ndarray"));
+        let found = resolve(&BackendConfig::local(BackendName::Ndarray, AdapterChoice::Default));
+        if cfg!(feature = "ndarray") {
+            let found = found.unwrap();
+            assert_eq!(found.backend, BackendName::Ndarray);
+            assert_eq!(found.adapter.api, "ndarray (Rust)");
+        } else {
+            let e = found.unwrap_err().to_string();
+            assert!(e.contains("--features ndarray") && e.contains("`flex`"), "{e}");
+        }
+    }
+
+    #[test]
     fn remote_urls_are_ws_host_port_and_bad_ones_say_why() {
         for (text, shown) in [
             ("ws://127.0.0.1:3000", "ws://127.0.0.1:3000"),
@@ -894,6 +938,7 @@ mod tests {
         .to_string();
         assert!(e.contains("software Vulkan adapter") && e.contains("crashes"), "{e}");
         assert_eq!("spirv".parse::<BackendName>().unwrap(), BackendName::Spirv);
+        assert_eq!(BackendName::Spirv.is_built(), cfg!(feature = "spirv"));
         if !cfg!(feature = "spirv") {
             let e = resolve(&BackendConfig::local(BackendName::Spirv, AdapterChoice::Default))
                 .unwrap_err()

@@ -20,7 +20,8 @@ use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-#[allow(deprecated)] // ndarray is deprecated upstream; gradlab-serve still serves it.
+#[cfg(feature = "ndarray")]
+#[allow(deprecated)] // ndarray is deprecated upstream; gradlab-serve still serves it (opt-in).
 use burn::backend::NdArray;
 use burn::backend::ir::{BackendIr, CustomOpIr, HandleContainer, TensorIr};
 use burn::backend::ops::FloatTensorOps;
@@ -318,7 +319,8 @@ impl Server {
         let server = match served.device.clone().inner().as_dispatch() {
             DispatchDevice::Cube(_) => server.with_custom_op::<Cube, _>(SERVED_OP, answer_served::<Cube>(text)),
             DispatchDevice::Flex(_) => server.with_custom_op::<Flex, _>(SERVED_OP, answer_served::<Flex>(text)),
-            #[allow(deprecated)] // ndarray is deprecated upstream; gradlab-serve still serves it.
+            #[cfg(feature = "ndarray")]
+            #[allow(deprecated)] // ndarray is deprecated upstream; gradlab-serve still serves it (opt-in).
             DispatchDevice::NdArray(_) => {
                 server.with_custom_op::<NdArray, _>(SERVED_OP, answer_served::<NdArray>(text))
             }

@@ -1,7 +1,7 @@
 //! Data-parallel training (`devices = [...]`, `--devices`): a step split across two devices
 //! computes the same loss and gradients as one device on the whole batch — two flex devices,
-//! flex with ndarray and flex with wgpu (gradients moved between backends) — for several steps
-//! of the seed CNN;
+//! flex with ndarray (where built: feature `ndarray`) and flex with wgpu (gradients moved between
+//! backends) — for several steps of the seed CNN;
 //! and the CLI trains with `--devices` and refuses bad ones.
 
 mod common;
@@ -25,6 +25,9 @@ fn two_flex_devices_step_as_one() {
 
 #[test]
 fn flex_with_ndarray_steps_as_flex_alone() {
+    if !gradlab_testkit::can_run(BackendName::Ndarray, "data-parallel flex + ndarray") {
+        return;
+    }
     let flex = backend(BackendName::Flex).device.autodiff();
     let ndarray = backend(BackendName::Ndarray).device.autodiff();
     same_steps_as_one_device(&[flex, ndarray], "flex + ndarray");
@@ -79,7 +82,14 @@ fn the_cli_trains_data_parallel_and_refuses_bad_devices() {
         "--out",
         "runs",
     ];
-    let o = mnist_cnn(&[&["train", "--devices", "flex,ndarray"][..], &small].concat(), d);
+    // A second backend where this build has one to spare (ndarray is opt-in), else a second flex.
+    let second = if BackendName::Ndarray.is_built() {
+        "ndarray"
+    } else {
+        "flex"
+    };
+    let devices = format!("flex,{second}");
+    let o = mnist_cnn(&[&["train", "--devices", &devices][..], &small].concat(), d);
     let text = gradlab_testkit::text(&o);
     assert!(o.status.success(), "{text}");
     assert!(
@@ -87,7 +97,18 @@ fn the_cli_trains_data_parallel_and_refuses_bad_devices() {
         "{text}"
     );
     let report = std::fs::read_to_string(d.join("runs/run-001/report.json")).unwrap();
-    assert!(report.contains("\"ndarray\""), "the devices are recorded: {report}");
+    assert!(
+        report.contains(&format!("\"{second}\"")),
+        "the devices are recorded: {report}"
+    );
+    if !BackendName::Ndarray.is_built() {
+        // A backend this build lacks: a clear error saying how to build it, no run folder.
+        let o = mnist_cnn(&[&["train", "--devices", "flex,ndarray"][..], &small].concat(), d);
+        let text = gradlab_testkit::text(&o);
+        assert!(!o.status.success() && !text.contains("panicked"), "{text}");
+        assert!(text.contains("--features ndarray"), "{text}");
+        assert!(!d.join("runs/run-002").exists(), "{text}");
+    }
     for (args, needle) in [
         (
             &["train", "--devices", "flex,cuda"][..],

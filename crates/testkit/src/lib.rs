@@ -4,7 +4,8 @@
 //! - [`run`]: a binary's output, with optional standard input.
 //! - [`text`]: stdout then stderr, as one string to search.
 //! - [`assert_refused`], [`help_without`]: a flag is accepted only where it acts.
-//! - [`can_run`], [`runnable`]: skip (with a notice) or, in CI, require the wgpu/vulkan backends.
+//! - [`can_run`], [`runnable`]: skip (with a notice) or, in CI, require the wgpu/vulkan backends
+//!   (and, in CI's `--features ndarray` phase, the ndarray backend).
 //! - [`run_elsewhere`]: a copy of a binary run outside the checkout, as an installed one runs.
 //! - [`succeeds`], [`export_file`]: a command that must succeed; an `export` command's file.
 //! - [`python_with`]: skip (with a notice) or, in CI, require a Python with given modules.
@@ -83,12 +84,33 @@ pub fn help_without(exe: &str, subcommand: &str, absent: &[&str], cwd: &Path) ->
 /// Vulkan driver fails the tests there instead of skipping them.
 pub const REQUIRE_GPU_BACKENDS: &str = "GRADLAB_REQUIRE_GPU_BACKENDS";
 
-/// Whether backend `name` can run here. The CPU backends always can. `wgpu` and `vulkan` need a
+/// Set (to anything) where the opt-in ndarray backend must be built: CI's `--features ndarray`
+/// phase sets it, so a build that lost the feature fails there instead of skipping its tests.
+pub const REQUIRE_NDARRAY: &str = "GRADLAB_REQUIRE_NDARRAY";
+
+/// Whether backend `name` can run here. A backend this build lacks (the opt-in `ndarray`,
+/// `remote`, `spirv` features) cannot: the test is skipped with a one-line notice saying which
+/// command runs it ([`REQUIRE_NDARRAY`] makes a missing ndarray a failure). The CPU backends
+/// built in always can. `wgpu` and `vulkan` need a
 /// Vulkan (or, for `wgpu`, GL) driver: where there is none, a test that needs one is skipped
 /// with a one-line notice on the terminal naming the apt command — unless
 /// [`REQUIRE_GPU_BACKENDS`] is set, where the missing driver fails the test. `what` names the
 /// skipped test in the notice.
 pub fn can_run(name: BackendName, what: &str) -> bool {
+    if !name.is_built() {
+        let how = format!("`cargo test --release --workspace --features {name}` runs it");
+        if name == BackendName::Ndarray {
+            skip_unless_required(
+                REQUIRE_NDARRAY,
+                format!("backend ndarray must be built here ({REQUIRE_NDARRAY} is set): {how}"),
+                format!("{what} on ndarray: this build has no ndarray backend; {how}"),
+            );
+        } else {
+            let notice = format!("note: skipped {what} on {name}: this build has no {name} backend; {how}\n");
+            std::io::stderr().write_all(notice.as_bytes()).ok();
+        }
+        return false;
+    }
     if !name.is_wgpu() {
         return true;
     }
