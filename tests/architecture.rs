@@ -183,7 +183,12 @@ fn cargo_tree(args: &[&str]) -> String {
 /// built with (one per build context — a crate can be built for the target and for build
 /// scripts with different features), for `extra` cargo arguments.
 fn workspace_features(extra: &[&str]) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
-    let text = cargo_tree(&[&["--workspace", "-e", "features", "-f", "{p}|{f}"][..], extra].concat());
+    tree_features(&[&["--workspace", "-e", "features"][..], extra].concat())
+}
+
+/// The same for any `cargo tree` arguments (say `-p mnist-cnn`).
+fn tree_features(args: &[&str]) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let text = cargo_tree(&[args, &["-f", "{p}|{f}"][..]].concat());
     let mut map = std::collections::BTreeMap::<String, std::collections::BTreeSet<String>>::new();
     for line in text.lines() {
         let Some((package, features)) = line.split_once('|') else {
@@ -273,6 +278,65 @@ fn a_remote_build_shares_the_backends_with_a_default_one() {
 fn an_ndarray_build_shares_the_backends_with_a_default_one() {
     let rebuilt_anyway = ["burn", "burn-core", "burn-tensor", "burn-dispatch"];
     assert_shares_the_default_build(&["--features", "ndarray"], &rebuilt_anyway);
+}
+
+/// The workspace's binary crates (those with a `bin` target), from `cargo metadata`.
+fn binary_crates() -> Vec<String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let o = std::process::Command::new(&cargo)
+        .args(["metadata", "--no-deps", "--offline", "--format-version", "1"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let meta: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let packages = meta["packages"].as_array().unwrap();
+    packages
+        .iter()
+        .filter(|p| {
+            p["targets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["kind"].as_array().unwrap().iter().any(|k| k == "bin"))
+        })
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Architecture Invariant: every binary crate built alone (`cargo run -p mnist-cnn --release`,
+/// `cargo install --locked --path crates/X`: its own dependencies only, no dev-dependencies)
+/// compiles each crate — burn, CubeCL, wgpu, gemm, tokio, the workspace's own — with a feature
+/// set that the whole workspace's build (`cargo test --release --workspace`) compiles too, so the
+/// README's two commands share one build. The pins that make this so are `crates/workspace-hack`
+/// (a dependency of every crate, through gradlab); a crate that needs a new pin is named here.
+#[test]
+fn every_binary_built_alone_shares_the_workspace_build() {
+    let whole = workspace_features(&[]);
+    let binaries = binary_crates();
+    assert!(binaries.len() >= 8, "binary crates: {binaries:?}");
+    let mut differ = Vec::new();
+    for krate in &binaries {
+        let alone = tree_features(&["-p", krate, "-e", "features,normal,build"]);
+        assert!(alone.len() > 200, "{krate}: {} packages", alone.len());
+        assert!(
+            alone.keys().any(|p| p.starts_with("gradlab-workspace-hack ")),
+            "{krate} does not depend on gradlab-workspace-hack"
+        );
+        for (package, features) in &alone {
+            let theirs = whole.get(package).cloned().unwrap_or_default();
+            if !features.is_subset(&theirs) {
+                differ.push(format!(
+                    "{krate} alone: {package}: {features:?}, in the workspace: {theirs:?}"
+                ));
+            }
+        }
+    }
+    assert!(
+        differ.is_empty(),
+        "pin these in crates/workspace-hack/Cargo.toml:\n{}",
+        differ.join("\n")
+    );
 }
 
 /// Architecture Invariant: Burn's remote backend (and its network stack) is linked only with the

@@ -31,7 +31,6 @@ pub mod progress;
 pub mod remote;
 pub mod report;
 pub mod runs;
-#[cfg(feature = "signals")]
 pub mod signal;
 pub mod token;
 

@@ -1,4 +1,4 @@
-//! The servers' stop signal (cargo feature `signals`).
+//! The servers' stop signal (gradlab-web, gradlab-serve).
 
 /// Completes on Ctrl-C (SIGINT) or SIGTERM.
 pub async fn shutdown() {
