@@ -5,18 +5,19 @@
 run *ARGS:
     cargo run -p mnist-cnn --release -- {{ARGS}}
 
-# The test suite, exactly as CI runs it.
+# The test suite exactly as CI runs it (`.ci/run test`: CI's settings, so nothing is skipped — it
+# installs lavapipe, Chromium and the onnxruntime venv where missing); the README's
+# `cargo test --release --workspace` is its first phase.
 test:
-    cargo test --release --workspace
+    bash .ci/run test
 
 # Everything CI runs, including system packages.
 ci:
     bash .ci/run
 
-# Formatting and lints.
+# Formatting and every lint run CI makes (each opt-in feature too).
 lint:
-    cargo fmt --all --check
-    cargo clippy --release --workspace --all-targets -- -D warnings
+    bash .ci/run lint
 
 # Install the full Fashion-MNIST data set (Debian package, 60,000 + 10,000 images).
 fashion-mnist:

@@ -12,7 +12,7 @@ datasets/mnist-5k, pixels/255):
 - keras_seed_cnn.safetensors   scripts/keras_to_safetensors.py's output for the Keras model
 - logits.json                  both frameworks' logits, the image rule, the versions
 
-gradlab's test (crates/mnist-cnn/tests/exchange.rs) imports each file and must give the same
+gradlab's test (crates/mnist-cnn/tests/mnist-cnn/exchange.rs) imports each file and must give the same
 logits within 1e-5. Run with TensorFlow (tf_keras), PyTorch, numpy and safetensors installed:
 
     python3 scripts/exchange_fixtures.py [--out crates/mnist-cnn/tests/fixtures]

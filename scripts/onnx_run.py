@@ -4,7 +4,7 @@
     python3 scripts/onnx_run.py logits MODEL.onnx IMAGES.json OUT.json
         IMAGES.json: {"images": [[784 floats], ...]} (pixels / 255, row-major 28x28).
         Writes {"logits": [[10 floats], ...], "onnxruntime": version, "providers": [...],
-        "input": name, "output": name} to OUT.json. Used by crates/mnist-cnn/tests/onnx.rs.
+        "input": name, "output": name} to OUT.json. Used by crates/mnist-cnn/tests/mnist-cnn/onnx.rs.
 
     python3 scripts/onnx_run.py time MODEL.onnx [--batches 1,32] [--reps 200] [--threads N]
         Inference images/s in onnxruntime (CPU provider) on the bench's fixed batch of real

@@ -186,6 +186,12 @@ pub fn expect(
                 file.display()
             )
         })?;
+        let bad = values.iter().filter(|v| !v.is_finite()).count();
+        ensure!(
+            bad == 0,
+            "{}: tensor `{name}` holds {bad} non-finite value(s) (NaN or ±inf): {what} with them predicts nothing",
+            file.display()
+        );
         out.push(NamedTensor::new(name.clone(), t.shape, values));
     }
     Ok(out)

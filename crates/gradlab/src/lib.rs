@@ -38,7 +38,7 @@ pub use backend::{Adapter, AdapterChoice, BackendConfig, BackendName, RemoteUrl,
 
 /// The workspace root of the checkout this crate was *built* from (a compile-time path): for
 /// tests and tools that run inside that checkout. Binaries never use it (a copied or installed
-/// binary must not read, or download into, its build checkout; `tests/architecture.rs` keeps
+/// binary must not read, or download into, its build checkout; `tests/workspace/architecture.rs` keeps
 /// it out of their code): they find data with [`data::source`].
 pub fn workspace_root() -> std::path::PathBuf {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");

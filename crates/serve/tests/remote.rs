@@ -67,7 +67,7 @@ fn served_line(server: &ServeProcess) -> String {
 }
 
 #[test]
-fn a_client_says_what_each_kind_of_server_runs() {
+fn a_client_says_what_each_kind_of_server_runs_flex_ndarray_or_wgpu() {
     // One per backend kind gradlab-serve hosts (Burn's Flex, NdArray — where built — and CubeCL
     // backends each answer the question through their own handler).
     for backend in ["flex", "ndarray", "wgpu"] {

@@ -88,6 +88,11 @@ pub const REQUIRE_GPU_BACKENDS: &str = "GRADLAB_REQUIRE_GPU_BACKENDS";
 /// phase sets it, so a build that lost the feature fails there instead of skipping its tests.
 pub const REQUIRE_NDARRAY: &str = "GRADLAB_REQUIRE_NDARRAY";
 
+/// Set (to anything) where every crate of Cargo.lock must be downloaded: CI runs `cargo fetch`
+/// first and sets it, so the architecture tests that compare `cargo tree` of the opt-in builds
+/// fail there instead of skipping (a fresh machine's default build downloads only its own crates).
+pub const REQUIRE_FETCHED: &str = "GRADLAB_REQUIRE_FETCHED";
+
 /// Whether backend `name` can run here. A backend this build lacks (the opt-in `ndarray`,
 /// `remote`, `spirv` features) cannot: the test is skipped with a one-line notice saying which
 /// command runs it ([`REQUIRE_NDARRAY`] makes a missing ndarray a failure). The CPU backends
@@ -305,6 +310,8 @@ pub struct ServeProcess {
     /// Where it listens, `ws://127.0.0.1:PORT`.
     pub url: String,
     stderr: std::sync::Arc<std::sync::Mutex<String>>,
+    /// The thread collecting stderr: it ends when the process's stderr closes (it exited).
+    stderr_reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl ServeProcess {
@@ -328,13 +335,13 @@ impl ServeProcess {
         let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
         let sink = stderr.clone();
         let err = child.stderr.take().expect("stderr is piped");
-        std::thread::spawn(move || {
+        let mut stderr_reader = Some(std::thread::spawn(move || {
             for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
                 let mut s = sink.lock().unwrap_or_else(|e| e.into_inner());
                 s.push_str(&line);
                 s.push('\n');
             }
-        });
+        }));
         let out = child.stdout.take().expect("stdout is piped");
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -354,7 +361,10 @@ impl ServeProcess {
                 Err(_) => {
                     child.kill().ok();
                     child.wait().ok();
-                    std::thread::sleep(std::time::Duration::from_millis(100));
+                    // Its last lines: the reader ends at the end of its stderr.
+                    if let Some(reader) = stderr_reader.take() {
+                        reader.join().ok();
+                    }
                     panic!(
                         "gradlab-serve {all:?} printed no `listening on` line; stderr:\n{}",
                         stderr.lock().unwrap_or_else(|e| e.into_inner())
@@ -362,7 +372,12 @@ impl ServeProcess {
                 }
             }
         };
-        ServeProcess { child, url, stderr }
+        ServeProcess {
+            child,
+            url,
+            stderr,
+            stderr_reader,
+        }
     }
 
     /// What it printed on stderr so far.
@@ -395,8 +410,10 @@ impl ServeProcess {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         loop {
             if let Some(status) = self.child.try_wait().expect("waiting for gradlab-serve") {
-                // Let the stderr reader take the last lines.
-                std::thread::sleep(std::time::Duration::from_millis(200));
+                // The stderr reader takes the last lines and ends with its stderr.
+                if let Some(reader) = self.stderr_reader.take() {
+                    reader.join().ok();
+                }
                 return status;
             }
             assert!(

@@ -74,6 +74,8 @@ pub async fn status(State(s): State<Arc<AppState>>) -> Json<Value> {
         "software": s.backend.adapter.is_software(),
         "mnist": slot(s.mnist.as_ref().map(|m| m.describe.as_str()).map_err(String::as_str)),
         "sentiment": slot(s.sentiment.as_ref().map(|m| m.describe.as_str()).map_err(String::as_str)),
+        // Requests being answered besides this one.
+        "requests_in_flight": s.in_flight.load(std::sync::atomic::Ordering::SeqCst).saturating_sub(1),
         "max_body_bytes": crate::MAX_BODY_BYTES,
         "max_texts": crate::MAX_TEXTS,
     }))

@@ -63,18 +63,14 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(cli) {
+    gradlab::startup();
+    match run(Cli::parse()) {
         Ok(code) => code,
-        Err(e) => {
-            eprintln!("gradlab-web: error: {e:#}");
-            ExitCode::from(2)
-        }
+        Err(e) => gradlab::exit_code(Err(e)),
     }
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
-    gradlab::backend::quiet_vulkan_layers();
     let token = server::read_token(cli.token_file.as_deref())?;
     let backend = gradlab::backend::resolve(&BackendConfig::local(cli.backend, cli.adapter))?;
     let opts = LoadOptions {

@@ -26,7 +26,7 @@ pub struct Served<T> {
 /// A model, or why there is none and how to get one.
 pub type Slot<T> = Result<Arc<Served<T>>, String>;
 
-/// Everything the handlers share (read-only after start).
+/// Everything the handlers share (read-only after start, but for the in-flight count).
 #[derive(Debug)]
 pub struct AppState {
     /// The backend inference runs on.
@@ -41,6 +41,9 @@ pub struct AppState {
     pub token: Option<String>,
     /// At most this many requests are decoded and inferred at once (the others wait their turn).
     pub inference_slots: Arc<tokio::sync::Semaphore>,
+    /// Requests being answered now (the server's counting layer keeps it; `/api/status` and the
+    /// stop message show it).
+    pub in_flight: std::sync::atomic::AtomicUsize,
 }
 
 /// What [`AppState::load`] needs.
@@ -98,6 +101,7 @@ impl AppState {
             runs_dir: opts.runs_dir,
             token: opts.token,
             inference_slots: Arc::new(tokio::sync::Semaphore::new((2 * cores).min(MAX_SLOTS))),
+            in_flight: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 }

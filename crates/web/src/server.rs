@@ -11,6 +11,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result, bail};
 use axum::Router;
@@ -44,7 +45,22 @@ pub fn router(state: Arc<AppState>) -> Router {
         .method_not_allowed_fallback(api::wrong_method)
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
         .layer(DefaultBodyLimit::max(crate::MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(state.clone(), count_in_flight))
         .with_state(state)
+}
+
+/// Counts the request in [`AppState::in_flight`] until its response is ready (or the request is
+/// dropped), refusals included.
+async fn count_in_flight(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    struct Counted<'a>(&'a AppState);
+    impl Drop for Counted<'_> {
+        fn drop(&mut self) {
+            self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    s.in_flight.fetch_add(1, Ordering::SeqCst);
+    let _counted = Counted(&s);
+    next.run(req).await
 }
 
 /// With a token set: `/api/` and `/runs/` need `Authorization: Bearer <token>` (401 otherwise).
@@ -154,9 +170,14 @@ pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2
 pub async fn serve_until_signal(listener: tokio::net::TcpListener, state: Arc<AppState>) -> Result<()> {
     let signalled = Arc::new(tokio::sync::Notify::new());
     let notify = signalled.clone();
+    let counts = state.clone();
     let serving = serve(listener, state, async move {
         signal().await;
-        eprintln!("gradlab-web: stopping: finishing the requests in flight (Ctrl-C again stops at once)");
+        let n = counts.in_flight.load(Ordering::SeqCst);
+        eprintln!(
+            "gradlab-web: stopping: finishing {} in flight (Ctrl-C again stops at once)",
+            gradlab::count(n, "request")
+        );
         notify.notify_one();
     });
     let deadline = async {
@@ -185,6 +206,8 @@ pub async fn signal() {
 pub struct Running {
     /// Where it listens.
     pub addr: SocketAddr,
+    state: Arc<AppState>,
+    stopping: Arc<AtomicBool>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<Result<()>>>,
 }
@@ -203,13 +226,18 @@ impl Running {
         let addr = listener.local_addr()?;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let state = Arc::new(state);
+        let stopping = Arc::new(AtomicBool::new(false));
+        let (served, took) = (state.clone(), stopping.clone());
         let thread = std::thread::spawn(move || {
-            rt.block_on(serve(listener, state, async {
+            rt.block_on(serve(listener, served, async move {
                 rx.await.ok();
+                took.store(true, Ordering::SeqCst);
             }))
         });
         Ok(Running {
             addr,
+            state,
+            stopping,
             stop: Some(tx),
             thread: Some(thread),
         })
@@ -218,6 +246,16 @@ impl Running {
     /// `http://ADDR`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Requests being answered now.
+    pub fn in_flight(&self) -> usize {
+        self.state.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Whether it has taken the stop signal (it accepts no new connection from then on).
+    pub fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
     }
 
     /// Ask it to stop without waiting (in-flight requests still finish).

@@ -5,7 +5,7 @@
 //! `$GRADLAB_ARTIFACTS`). Without Chromium the test is skipped with a notice — except where
 //! `GRADLAB_REQUIRE_BROWSER` is set (CI installs Debian's chromium and chromium-driver).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

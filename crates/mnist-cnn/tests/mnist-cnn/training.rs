@@ -1,7 +1,7 @@
 //! Training behaviour: the loss goes down on a CPU and a GPU backend, and a resumed run ends
 //! where an uninterrupted one does.
 
-mod common;
+use crate::common;
 
 use burn::module::Module;
 use common::{backend, small_config};

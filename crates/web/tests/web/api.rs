@@ -1,7 +1,7 @@
 //! Every route and every bad input of the API, on a server on an ephemeral loopback port; the
 //! access token; graceful shutdown with a request in flight; a bounded load test.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -34,6 +34,7 @@ fn every_route_answers_and_every_bad_input_gets_its_status() {
     assert_eq!(s["sentiment"]["ready"], true, "{s}");
     assert!(s["backend"].as_str().unwrap().starts_with("flex on "), "{s}");
     assert_eq!(s["max_body_bytes"], gradlab_web::MAX_BODY_BYTES);
+    assert_eq!(s["requests_in_flight"], 0, "{s}");
 
     // A digit as a PNG: ten probabilities summing to 1, the 784 input pixels, 32 maps.
     let d = post(
@@ -439,9 +440,9 @@ fn shutdown_lets_a_request_in_flight_finish() {
     .unwrap();
     conn.write_all(&body[..10]).unwrap();
     conn.flush().unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    wait_until("the half-sent request in flight", || server.in_flight() == 1);
     server.signal_stop();
-    std::thread::sleep(Duration::from_millis(300));
+    wait_until("the server to take the stop signal", || server.stopping());
     conn.write_all(&body[10..]).unwrap();
     let mut answer = String::new();
     conn.read_to_string(&mut answer).unwrap();

@@ -181,3 +181,12 @@ pub fn post_oversized(url: &str, content_type: &str, body: &[u8]) -> Answer {
 pub fn post_json(url: &str, body: &str) -> Answer {
     post(url, Some("application/json"), body.as_bytes(), &[])
 }
+
+/// Wait (at most 30 s, looking every 10 ms) until `ready` holds; else fail naming `what`.
+pub fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !ready() {
+        assert!(std::time::Instant::now() < deadline, "waited 30 s for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}

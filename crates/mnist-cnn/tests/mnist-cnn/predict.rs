@@ -1,7 +1,7 @@
 //! `predict --image` on real-world files: every format and failure a user's file can bring, and
 //! MNIST-style normalisation of a digit that is not where MNIST puts it.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Output;

@@ -1,6 +1,6 @@
 //! The model is the seed's, and the shipped config files say what the code's defaults say.
 
-mod common;
+use crate::common;
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
@@ -68,9 +68,9 @@ fn shipped_dataset_matches_its_readme_checksum() {
 /// outputs and every parameter's gradient agree on random inputs at the batch sizes the crates
 /// use — on flex (fastconv's CPU kernels), ndarray (burn's ops behind fastconv's interface)
 /// and wgpu (fastconv's CubeCL kernels). Tolerance: 1e-5 relative to the largest entry — both are f32 sums of the same products
-/// in a different order (crates/fastconv/tests/burn_op.rs bounds each layer the same way).
+/// in a different order (crates/fastconv/tests/fastconv/burn_op.rs bounds each layer the same way).
 #[test]
-fn fast_path_equals_the_stock_model() {
+fn fast_path_equals_the_stock_model_on_flex_ndarray_and_wgpu() {
     use burn::module::{ModuleVisitor, Param};
     use burn::tensor::{Distribution, Gradients};
     struct Grads<'a>(&'a Gradients, Vec<f32>);

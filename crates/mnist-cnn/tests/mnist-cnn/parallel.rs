@@ -4,8 +4,8 @@
 //! backends) — for several steps of the seed CNN;
 //! and the CLI trains with `--devices` and refuses bad ones.
 
-mod common;
-mod steps;
+use crate::common;
+use crate::steps;
 
 use std::path::Path;
 
@@ -69,7 +69,7 @@ fn mnist_cnn(args: &[&str], cwd: &Path) -> std::process::Output {
 }
 
 #[test]
-fn the_cli_trains_data_parallel_and_refuses_bad_devices() {
+fn the_cli_trains_data_parallel_with_ndarray_where_built_and_refuses_bad_devices() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let small = [

@@ -6,7 +6,7 @@
 //! user would bring it, and the framework's logits on the first 8 images of the bench's fixed
 //! batch (image (k·503) mod n of mnist-5k, pixels/255).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

@@ -1,0 +1,5 @@
+//! fastconv's integration tests as one test binary, a module per file: one link of burn instead
+//! of one per file (the layout cargo's book suggests for large suites).
+
+mod burn_op;
+mod kernels;
