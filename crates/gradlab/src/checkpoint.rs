@@ -31,11 +31,45 @@ pub fn load_module_bytes<M: Module>(module: M, bytes: Vec<u8>, what: &str) -> Re
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
         .map_err(|e| anyhow::anyhow!("{}", brief(&format!("{e}"))))
         .with_context(|| format!("{what}: not a model file saved by gradlab"))?;
-    module
+    let module = module
         .try_load_record(record)
         .map_err(|e| anyhow::anyhow!("{}", brief(&format!("{e}"))))
-        .with_context(|| format!("{what}: does not match this model's architecture (a model of another kind?)"))
+        .with_context(|| format!("{what}: does not match this model's architecture (a model of another kind?)"))?;
+    let bad = non_finite(&module);
+    if bad > 0 {
+        bail!(
+            "{what}: {bad} parameter value(s) are NaN or infinite: the file is damaged (gradlab never saves \
+             such a model; a diverged run is refused before it is saved)"
+        );
+    }
+    Ok(module)
 }
+
+/// Largest `model.json` or `checkpoint.json` read (a few KB when gradlab writes them).
+pub const MAX_MANIFEST_BYTES: u64 = 16 << 20;
+
+/// A manifest's text, at most [`MAX_MANIFEST_BYTES`] and UTF-8.
+fn read_text(path: &Path) -> Result<String> {
+    let bytes = crate::io::read_bounded(path, MAX_MANIFEST_BYTES, "gradlab's manifest reader")?;
+    String::from_utf8(bytes).map_err(|e| anyhow::anyhow!("{}: not UTF-8 text ({e})", path.display()))
+}
+
+/// How many of `module`'s float parameter values are NaN or infinite.
+pub fn non_finite<M: Module>(module: &M) -> usize {
+    struct Count(usize);
+    impl burn::module::ModuleVisitor for Count {
+        fn visit_float<const D: usize>(&mut self, p: &burn::module::Param<burn::tensor::Tensor<D>>) {
+            self.0 += p.val().into_data().iter::<f64>().filter(|v| !v.is_finite()).count();
+        }
+    }
+    let mut count = Count(0);
+    module.visit(&mut count);
+    count.0
+}
+
+/// Largest model or optimizer file read (the models here are a few MB): a bigger one is
+/// refused before it is read.
+pub const MAX_MODEL_BYTES: u64 = 1 << 30;
 
 /// The first line of a library's error, cut to 200 characters: burn's record errors can list a
 /// whole module tree, which helps nobody on a terminal.
@@ -56,7 +90,8 @@ pub fn save_module<M: Module>(module: M, path: &Path) -> Result<()> {
 /// Load parameters saved by [`save_module`] into `module` (which fixes the architecture and
 /// the device).
 pub fn load_module<M: Module>(module: M, path: &Path) -> Result<M> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read model file {}", path.display()))?;
+    let bytes = crate::io::read_bounded(path, MAX_MODEL_BYTES, "gradlab's model reader")
+        .with_context(|| format!("cannot read model file {}", path.display()))?;
     load_module_bytes(module, bytes, &path.display().to_string())
 }
 
@@ -71,7 +106,7 @@ pub fn read_model_manifest<T: DeserializeOwned>(path: &Path, kind: &str, format:
         path.to_path_buf()
     };
     let json_path = dir.join("model.json");
-    let text = std::fs::read_to_string(&json_path).with_context(|| {
+    let text = read_text(&json_path).with_context(|| {
         format!(
             "cannot read {} (is {} {kind} folder?)",
             json_path.display(),
@@ -156,14 +191,27 @@ pub fn load_checkpoint<M: Module, S: DeserializeOwned>(
     optim: ModuleOptimizer,
 ) -> Result<(M, ModuleOptimizer, CheckpointIndex<S>)> {
     let index_path = dir.join("checkpoint.json");
-    let text = std::fs::read_to_string(&index_path)
+    let text = read_text(&index_path)
         .with_context(|| format!("no checkpoint to resume from: cannot read {}", index_path.display()))?;
     let index: CheckpointIndex<S> =
         serde_json::from_str(&text).with_context(|| format!("{}: corrupt checkpoint index", index_path.display()))?;
-    let model = load_module(model, &dir.join(&index.model))?;
+    // The files it names are in its own folder: a name with a path in it (`../x`, `/etc/x`)
+    // would read a file from anywhere.
+    for name in [&index.model, &index.optimizer] {
+        let plain = Path::new(name).file_name().is_some_and(|f| f == name.as_str()) && name != "..";
+        if !plain {
+            bail!(
+                "{}: corrupt checkpoint index: it names {name:?}, not a file of its own folder",
+                index_path.display()
+            );
+        }
+    }
+    let named = |what: &str| format!("{} names {what}", index_path.display());
+    let model = load_module(model, &dir.join(&index.model)).with_context(|| named("the model"))?;
     let optim_path: PathBuf = dir.join(&index.optimizer);
-    let bytes =
-        std::fs::read(&optim_path).with_context(|| format!("cannot read optimizer state {}", optim_path.display()))?;
+    let bytes = crate::io::read_bounded(&optim_path, MAX_MODEL_BYTES, "gradlab's checkpoint reader")
+        .with_context(|| format!("cannot read optimizer state {}", optim_path.display()))
+        .with_context(|| named("the optimizer state"))?;
     let optim = optim
         .from_bytes(Bytes::from_bytes_vec(bytes))
         .map_err(|e| anyhow::anyhow!("{e:?}"))

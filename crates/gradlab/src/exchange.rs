@@ -216,10 +216,30 @@ pub fn write_safetensors(path: &Path, tensors: &[NamedTensor], metadata: BTreeMa
         .collect::<Result<Vec<_>>>()?;
     let data = safetensors::serialize(views, Some(metadata.into_iter().collect()))
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let data = canonical_header(data)?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     crate::io::atomic_write(path, &data)
+}
+
+/// `file` (a safetensors file) with its JSON header's keys in sorted order: the safetensors crate
+/// writes the metadata from a `HashMap`, so without this two exports of one model differed in the
+/// order of their metadata. The header keeps its length (the same keys and values, reordered),
+/// so the padding and every data offset stay as they are.
+fn canonical_header(mut file: Vec<u8>) -> Result<Vec<u8>> {
+    let len = u64::from_le_bytes(file[..8].try_into()?) as usize;
+    let header = &file[8..8 + len];
+    let text = std::str::from_utf8(header)?.trim_end_matches(' ');
+    // serde_json's `Map` is ordered by key (no `preserve_order` in this workspace).
+    let value: serde_json::Value = serde_json::from_str(text)?;
+    let sorted = serde_json::to_string(&value)?;
+    anyhow::ensure!(
+        sorted.len() == text.len(),
+        "a safetensors header changed length when sorted"
+    );
+    file[8..8 + sorted.len()].copy_from_slice(sorted.as_bytes());
+    Ok(file)
 }
 
 /// Every parameter of `module` by its path (`conv1.weight`), in burn's layouts, as float32.
@@ -268,4 +288,35 @@ pub fn export_module<M: Module>(module: &M, path: &Path, producer: &str, model_f
         ("gradlab_model_json".to_string(), text),
     ]);
     write_safetensors(path, &module_tensors(module)?, metadata)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression (found by mnist-cnn's SIGKILL test, which compares a killed export with an
+    /// earlier one byte for byte): the metadata came out in a `HashMap`'s order, so two exports
+    /// of one model differed. Now the header's keys are sorted and the file reads back.
+    #[test]
+    fn two_exports_of_the_same_tensors_are_byte_identical() {
+        let dir = tempfile::tempdir().unwrap();
+        let tensors = vec![
+            NamedTensor::new("b.weight", vec![2, 2], vec![1.0, 2.0, 3.0, 4.0]),
+            NamedTensor::new("a.bias", vec![3], vec![0.5, -0.5, 0.25]),
+        ];
+        let metadata: BTreeMap<String, String> = ["producer", "layout", "zeta", "alpha", "m", "q", "x"]
+            .iter()
+            .map(|k| (k.to_string(), format!("value of {k}")))
+            .collect();
+        let files: Vec<Vec<u8>> = (0..8)
+            .map(|i| {
+                let p = dir.path().join(format!("t{i}.safetensors"));
+                write_safetensors(&p, &tensors, metadata.clone()).unwrap();
+                std::fs::read(&p).unwrap()
+            })
+            .collect();
+        assert!(files.windows(2).all(|w| w[0] == w[1]), "exports differ");
+        let back = read_file(&dir.path().join("t0.safetensors"), FileKind::Safetensors).unwrap();
+        assert_eq!(back.len(), 2);
+    }
 }

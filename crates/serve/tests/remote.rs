@@ -199,3 +199,106 @@ fn garbage_on_its_port_does_not_stop_it_and_clients_share_it() {
     });
     assert!(server.stderr_shows("session opened", 10), "{}", server.stderr());
 }
+
+/// A masked WebSocket frame from a client (`opcode`, `payload`), as RFC 6455 §5.2 lays it out.
+fn ws_frame(opcode: u8, payload: &[u8], mask: [u8; 4]) -> Vec<u8> {
+    let mut f = vec![0x80 | opcode];
+    match payload.len() {
+        n if n < 126 => f.push(0x80 | n as u8),
+        n if n < 65536 => {
+            f.push(0x80 | 126);
+            f.extend((n as u16).to_be_bytes());
+        }
+        n => {
+            f.push(0x80 | 127);
+            f.extend((n as u64).to_be_bytes());
+        }
+    }
+    f.extend(mask);
+    f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    f
+}
+
+const UPGRADE: &[u8] = b"GET /session HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+
+/// Random and malformed connections (bounded: [`CONNECTIONS`], each given at most 10 s): random
+/// bytes, mutated upgrade requests, and a correct upgrade followed by random, mutated, oversized
+/// (a frame claiming 2^40 bytes) or unmasked frames. Each connection fails alone: the server
+/// never dies, a client computes correctly between them, nothing hangs, and its resident memory
+/// stays within a bound. Seeded: the same connections every run.
+#[test]
+fn random_and_malformed_connections_leave_it_answering_in_bounded_memory() {
+    use gradlab_testkit::hostile::{Rng, exchange, mutate, rss_kib};
+    use std::time::Duration;
+    const CONNECTIONS: usize = 300;
+    const RSS_GROWTH_BOUND_KIB: u64 = 128 * 1024;
+    let mut server = ServeProcess::start(&[], &[]);
+    let addr = server.url.trim_start_matches("ws://").to_string();
+    let url = server.url.clone();
+    let check = |after: &str| {
+        let remote = client(&url, None).unwrap_or_else(|e| panic!("after {after}: {e}"));
+        assert_eq!(sum_on(&remote.device, 100), 5050.0, "after {after}");
+    };
+    check("the start");
+    let before = rss_kib(server.pid());
+    let mut rng = Rng::new(0x5e4e_0f3b);
+    let (mut upgraded, mut refused) = (0, 0);
+    for i in 0..CONNECTIONS {
+        let mask = [rng.next_u64() as u8, rng.next_u64() as u8, 7, 9];
+        let bytes = match i % 6 {
+            0 => rng.some_bytes(4096),
+            1 => mutate(UPGRADE, &mut rng),
+            2 => [UPGRADE, &ws_frame(2, &rng.some_bytes(2048), mask)].concat(),
+            3 => {
+                let len = 1 + rng.below(300);
+                [UPGRADE, &mutate(&ws_frame(2, &rng.bytes(len), mask), &mut rng)].concat()
+            }
+            4 => {
+                // A binary frame claiming 2^40 bytes, then a few.
+                let mut f = vec![0x82, 0x80 | 127];
+                f.extend((1u64 << 40).to_be_bytes());
+                f.extend(mask);
+                f.extend(rng.bytes(64));
+                [UPGRADE, &f].concat()
+            }
+            _ => {
+                // Unmasked (a server's frame from a client) or a reserved opcode.
+                let op = *rng.pick(&[0x3u8, 0xB, 0x1, 0x9]);
+                [UPGRADE, &[0x80 | op, 4], b"junk".as_slice()].concat()
+            }
+        };
+        match exchange(&addr, &bytes, Duration::from_millis(250), Duration::from_secs(10)) {
+            None => panic!(
+                "connection {i} hung: {:?}",
+                String::from_utf8_lossy(&bytes[..bytes.len().min(80)])
+            ),
+            // Upgraded, and then its frames got the connection closed.
+            Some(101) => upgraded += 1,
+            Some(_) => refused += 1,
+        }
+        assert!(
+            server.alive(),
+            "gradlab-serve died on connection {i}:\n{}",
+            server.stderr()
+        );
+        if i % 60 == 59 {
+            check(&format!("connection {i}"));
+        }
+    }
+    check("the last connection");
+    let after = rss_kib(server.pid());
+    println!(
+        "hostile connections to gradlab-serve: {CONNECTIONS}: {refused} refused or closed before an upgrade, \
+         {upgraded} upgraded and then closed on their frames; resident memory {before:?} KiB before, {after:?} KiB after (bound: +{RSS_GROWTH_BOUND_KIB} KiB)"
+    );
+    assert!(
+        upgraded > 0 && refused > 0,
+        "the mix must reach both the handshake and the session"
+    );
+    if let (Some(b), Some(a)) = (before, after) {
+        assert!(
+            a <= b + RSS_GROWTH_BOUND_KIB,
+            "resident memory grew from {b} to {a} KiB"
+        );
+    }
+}

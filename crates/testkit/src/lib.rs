@@ -397,6 +397,16 @@ impl ServeProcess {
         true
     }
 
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether it is still running.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// Kill it at once (SIGKILL), as a crash or a lost machine would stop it.
     pub fn kill(&mut self) {
         self.child.kill().ok();
@@ -438,4 +448,148 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port")
+}
+
+/// Hostile input for the servers' tests: a small seeded generator (the same bytes every run)
+/// and mutations of valid requests, and a process's resident memory.
+pub mod hostile {
+    /// xorshift64*: seeded, so a failing input comes back on every run.
+    pub struct Rng(u64);
+
+    impl Rng {
+        pub fn new(seed: u64) -> Self {
+            Rng(seed.max(1))
+        }
+        pub fn next_u64(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+        /// A number in `0..n` (`n > 0`).
+        pub fn below(&mut self, n: usize) -> usize {
+            (self.next_u64() % n as u64) as usize
+        }
+        pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+            (0..n).map(|_| self.next_u64() as u8).collect()
+        }
+        /// Between 0 and `max - 1` random bytes.
+        pub fn some_bytes(&mut self, max: usize) -> Vec<u8> {
+            let n = self.below(max);
+            self.bytes(n)
+        }
+        pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+            &items[self.below(items.len())]
+        }
+    }
+
+    /// `seed` mutated one way: truncated, bits flipped, bytes set to extremes, a run of random
+    /// bytes written in, a part duplicated, or random bytes appended.
+    pub fn mutate(seed: &[u8], rng: &mut Rng) -> Vec<u8> {
+        let mut b = seed.to_vec();
+        if b.is_empty() {
+            let k = 1 + rng.below(64);
+            return rng.bytes(k);
+        }
+        let n = b.len();
+        match rng.below(6) {
+            0 => b.truncate(rng.below(n)),
+            1 => {
+                for _ in 0..1 + rng.below(8) {
+                    let i = rng.below(n);
+                    b[i] ^= 1 << rng.below(8);
+                }
+            }
+            2 => {
+                for _ in 0..1 + rng.below(8) {
+                    let i = rng.below(n);
+                    b[i] = *rng.pick(&[0u8, 0x7F, 0x80, 0xFF, b'\r', b'\n', b':', b'"']);
+                }
+            }
+            3 => {
+                let at = rng.below(n);
+                let k = 1 + rng.below(64);
+                for (k, v) in rng.bytes(k).into_iter().enumerate() {
+                    if let Some(x) = b.get_mut(at + k) {
+                        *x = v;
+                    }
+                }
+            }
+            4 => {
+                let (from, at) = (rng.below(n), rng.below(n));
+                let part = b[from..(from + 1 + rng.below(256)).min(n)].to_vec();
+                b.splice(at..at, part);
+            }
+            _ => {
+                let k = rng.below(512);
+                let tail = rng.bytes(k);
+                b.extend(tail);
+            }
+        }
+        b
+    }
+
+    /// The resident memory of process `pid` in KiB (Linux `/proc`; `None` elsewhere).
+    pub fn rss_kib(pid: u32) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    /// Send `request` on a new connection to `addr` (write errors ignored: the server may close
+    /// first) and read the answer. When nothing comes within `patience` (a request the server is still
+    /// waiting on: a body shorter than its `Content-Length`, a keep-alive connection), the
+    /// writing half is closed (end of input) and the answer awaited for at most `timeout` more.
+    /// The status of an HTTP answer, `Some(0)` for a connection closed without one, `None` when
+    /// nothing came and the connection stayed open past `timeout` (a hang).
+    pub fn exchange(
+        addr: &str,
+        request: &[u8],
+        patience: std::time::Duration,
+        timeout: std::time::Duration,
+    ) -> Option<u16> {
+        use std::io::{Read, Write};
+        use std::time::Duration;
+        let mut conn = std::net::TcpStream::connect(addr).expect("the server accepts connections");
+        conn.set_write_timeout(Some(timeout)).ok();
+        conn.write_all(request).ok();
+        conn.set_read_timeout(Some(patience)).ok();
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 8192];
+        let mut half_closed = false;
+        loop {
+            match conn.read(&mut buf) {
+                Ok(0) => break,
+                Ok(k) => {
+                    answer.extend_from_slice(&buf[..k]);
+                    // The rest of an answer comes at once; a kept-alive connection then idles.
+                    conn.set_read_timeout(Some(Duration::from_millis(500))).ok();
+                    if answer.len() > 1 << 20 {
+                        break;
+                    }
+                }
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                    if !answer.is_empty() {
+                        break;
+                    }
+                    if half_closed {
+                        return None;
+                    }
+                    conn.shutdown(std::net::Shutdown::Write).ok();
+                    conn.set_read_timeout(Some(timeout)).ok();
+                    half_closed = true;
+                }
+                // Reset by the server: a closed connection.
+                Err(_) => break,
+            }
+        }
+        let head = String::from_utf8_lossy(&answer[..answer.len().min(64)]).into_owned();
+        Some(
+            head.strip_prefix("HTTP/1.1 ")
+                .or_else(|| head.strip_prefix("HTTP/1.0 "))
+                .and_then(|r| r.get(..3))
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(0),
+        )
+    }
 }

@@ -111,6 +111,7 @@ fn wgpu_cubecl_kernels_equal_burns_stock_ops() {
     if !gradlab_testkit::can_run(BackendName::Wgpu, "fastconv's CubeCL kernels against burn's ops") {
         return;
     }
+    let _one_at_a_time = crate::wgpu_lock();
     let device = gradlab_testkit::backend(BackendName::Wgpu).device.autodiff();
     assert!(fastconv::is_cube(&device) && fastconv::is_supported(&device) && !fastconv::is_fast(&device));
     check(&device, BackendName::Wgpu);
@@ -202,6 +203,7 @@ fn wgpu_cubecl_gradients_equal_finite_differences() {
     ) {
         return;
     }
+    let _one_at_a_time = crate::wgpu_lock();
     let device = gradlab_testkit::backend(BackendName::Wgpu).device;
     let mut rng = StdRng::seed_from_u64(7);
     // (input, weight, pooled); the last two have channel counts the kernels split among
@@ -280,6 +282,7 @@ fn wgpu_cubecl_gradients_equal_finite_differences() {
 fn inference_and_untracked_inputs() {
     untracked_on(gradlab_testkit::backend(BackendName::Flex).device);
     if gradlab_testkit::can_run(BackendName::Wgpu, "fastconv's CubeCL kernels with an untracked input") {
+        let _one_at_a_time = crate::wgpu_lock();
         untracked_on(gradlab_testkit::backend(BackendName::Wgpu).device);
     }
 }

@@ -574,3 +574,170 @@ fn spirv_without_the_feature_says_how_to_build_it() {
     );
     assert!(!dir.path().join("runs").exists(), "a run folder was made");
 }
+
+/// SIGKILL — no handler runs, as when a machine loses power — at seeded random moments of
+/// training and of export. After every kill each earlier run folder and export is as it was and
+/// loads; an export is either absent or whole (byte for byte the export of an unkilled run); a
+/// run with a checkpoint continues with `--resume`; and the last `--resume` finishes the run.
+#[cfg(unix)]
+#[test]
+fn sigkill_at_random_points_of_training_and_export_loses_nothing() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let exe = env!("CARGO_BIN_EXE_mnist-cnn");
+    let train = |epochs: &str, resume: bool| -> Vec<String> {
+        let mut a: Vec<String> = [
+            "--backend",
+            "flex",
+            "--out",
+            "runs",
+            "train",
+            "--epochs",
+            epochs,
+            "--train-limit",
+            "640",
+            "--test-limit",
+            "64",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if resume {
+            a.push("--resume".into());
+        }
+        a
+    };
+    // A finished run and its two exports: what must survive every kill.
+    let started = Instant::now();
+    let o = mnist_cnn(&train("1", false).iter().map(String::as_str).collect::<Vec<_>>(), d);
+    assert!(o.status.success(), "{}", text(&o));
+    let one_run = started.elapsed();
+    let first = d.join("runs/run-001");
+    let kept: Vec<(std::path::PathBuf, Vec<u8>)> = ["model.bpk", "model.json", "report.json", "config.toml"]
+        .iter()
+        .map(|f| (first.join(f), std::fs::read(first.join(f)).unwrap()))
+        .collect();
+    let export = |format: &str, file: &str| -> Vec<String> {
+        [
+            "--backend",
+            "flex",
+            "export",
+            "--model",
+            "runs/run-001",
+            "--format",
+            format,
+            file,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let mut reference = Vec::new();
+    let mut export_time = Duration::ZERO;
+    for format in ["safetensors", "onnx"] {
+        let file = format!("reference.{format}");
+        let t = Instant::now();
+        let o = mnist_cnn(&export(format, &file).iter().map(String::as_str).collect::<Vec<_>>(), d);
+        export_time = export_time.max(t.elapsed());
+        assert!(o.status.success(), "{}", text(&o));
+        reference.push((format, std::fs::read(d.join(&file)).unwrap()));
+    }
+
+    let intact = |after: &str| {
+        for (path, bytes) in &kept {
+            assert!(
+                std::fs::read(path).unwrap() == *bytes,
+                "after {after}: {} changed",
+                path.display()
+            );
+        }
+        mnist_cnn::inference::load_model(&first, &burn::tensor::Device::flex())
+            .unwrap_or_else(|e| panic!("after {after}: the earlier run no longer loads: {e:#}"));
+        for (format, bytes) in &reference {
+            let path = d.join(format!("reference.{format}"));
+            assert!(
+                std::fs::read(&path).unwrap() == *bytes,
+                "after {after}: {} changed",
+                path.display()
+            );
+        }
+    };
+    let kill_after = |args: &[String], delay: Duration| -> bool {
+        let mut child = Command::new(exe)
+            .args(args)
+            .current_dir(d)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + delay;
+        while Instant::now() < deadline {
+            if child.try_wait().unwrap().is_some() {
+                return false; // finished before the kill
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        true
+    };
+    let mut rng = gradlab_testkit::hostile::Rng::new(0x0c0f_fee5);
+    let ms = |d: Duration| d.as_millis().max(1) as usize;
+
+    // Exports killed anywhere between their start and their end.
+    let mut export_kills = 0;
+    for i in 0..12 {
+        let (format, bytes) = &reference[i % 2];
+        let file = format!("killed-{i}.{format}");
+        let delay = Duration::from_millis(rng.below(ms(export_time) * 12 / 10) as u64);
+        export_kills += kill_after(&export(format, &file), delay) as usize;
+        if let Ok(got) = std::fs::read(d.join(&file)) {
+            assert!(got == *bytes, "export {i} killed after {delay:?} left a partial {file}");
+        }
+        intact(&format!("export {i}"));
+    }
+
+    // Training (3 epochs) killed at random moments; each next try resumes when the killed run
+    // left a checkpoint, and starts afresh when it did not.
+    let mut train_kills = 0;
+    let mut resumed = 0;
+    for i in 0..6 {
+        let latest = std::fs::read_to_string(d.join("runs/latest")).unwrap();
+        let run = d.join("runs").join(latest.trim());
+        let resume = run != first && run.join("checkpoint/checkpoint.json").exists();
+        resumed += resume as usize;
+        let delay = Duration::from_millis((ms(one_run) / 2 + rng.below(ms(one_run) * 2)) as u64);
+        train_kills += kill_after(&train("3", resume), delay) as usize;
+        intact(&format!("training kill {i}"));
+        for entry in std::fs::read_dir(d.join("runs")).unwrap().flatten() {
+            let p = entry.path();
+            if p.join("model.bpk").exists() && p.join("model.json").exists() {
+                mnist_cnn::inference::load_model(&p, &burn::tensor::Device::flex())
+                    .unwrap_or_else(|e| panic!("after training kill {i}: {} does not load: {e:#}", p.display()));
+            }
+        }
+    }
+    // The last killed run continues to its end.
+    let latest = std::fs::read_to_string(d.join("runs/latest")).unwrap();
+    let run = d.join("runs").join(latest.trim());
+    let resume = run.join("checkpoint/checkpoint.json").exists() && !run.join("model.bpk").exists();
+    let o = mnist_cnn(&train("3", resume).iter().map(String::as_str).collect::<Vec<_>>(), d);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    if resume {
+        assert!(t.contains("resuming"), "{t}");
+        assert!(
+            run.join("model.bpk").exists(),
+            "the resumed run finished in its own folder"
+        );
+    }
+    intact("the last run");
+    println!(
+        "SIGKILL: {export_kills} of 12 exports and {train_kills} of 6 training runs killed \
+         ({resumed} resumed from a killed run's checkpoint); every earlier run and export intact"
+    );
+    assert!(export_kills > 0 && train_kills > 0, "no process was killed");
+}

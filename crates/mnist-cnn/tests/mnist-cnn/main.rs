@@ -5,6 +5,7 @@ mod cli;
 #[path = "../common/mod.rs"]
 mod common;
 mod exchange;
+mod hostile;
 mod model;
 mod onnx;
 mod parallel;

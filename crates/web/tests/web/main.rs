@@ -5,3 +5,4 @@ mod api;
 mod browser;
 mod cli;
 mod common;
+mod hostile;
