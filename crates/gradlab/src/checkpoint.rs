@@ -212,11 +212,28 @@ pub fn load_checkpoint<M: Module, S: DeserializeOwned>(
     let bytes = crate::io::read_bounded(&optim_path, MAX_MODEL_BYTES, "gradlab's checkpoint reader")
         .with_context(|| format!("cannot read optimizer state {}", optim_path.display()))
         .with_context(|| named("the optimizer state"))?;
-    let optim = optim
-        .from_bytes(Bytes::from_bytes_vec(bytes))
-        .map_err(|e| anyhow::anyhow!("{e:?}"))
-        .with_context(|| format!("{}: corrupt optimizer state", optim_path.display()))?;
+    let optim =
+        load_optimizer(optim, bytes).with_context(|| format!("{}: corrupt optimizer state", optim_path.display()))?;
     Ok((model, optim, index))
+}
+
+/// An optimizer state from a burnpack file's bytes. burn-optim 0.22.1's `load_record` panics on
+/// a state tensor that carries no parameter id (a damaged file can say so), so the file is read
+/// and checked here first; any other panic of burn's while loading it is an error too.
+fn load_optimizer(optim: ModuleOptimizer, bytes: Vec<u8>) -> Result<ModuleOptimizer> {
+    let reader =
+        burn_pack::Reader::from_bytes(Bytes::from_bytes_vec(bytes.clone())).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    for tensor in reader.into_tensors().map_err(|e| anyhow::anyhow!("{e:?}"))? {
+        let (name, _, _, param_id, _) = tensor.into_parts().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        if param_id.is_none() {
+            bail!("its tensor {name:?} names no parameter");
+        }
+    }
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        optim.from_bytes(Bytes::from_bytes_vec(bytes))
+    }))
+    .map_err(|_| anyhow::anyhow!("burn could not load it"))?
+    .map_err(|e| anyhow::anyhow!("{e:?}"))
 }
 
 #[cfg(test)]
@@ -253,5 +270,32 @@ mod tests {
         std::fs::write(d.join("model.json"), "{ nope").unwrap();
         let e = read_model_manifest::<Demo>(d, "a demo model", "demo/1").unwrap_err();
         assert!(format!("{e:#}").contains("not a demo model description"), "{e:#}");
+    }
+
+    /// Regression (found by mnist-cnn's hostile-input test in a cold CI run, 2026-12-06): an
+    /// optimizer state whose tensor carries no parameter id made burn-optim 0.22.1 panic
+    /// ("Optimizer record tensors should carry a parameter id."); `--resume` now refuses it.
+    #[test]
+    fn an_optimizer_state_whose_tensor_names_no_parameter_is_refused() {
+        let adam = || burn::optim::AdamConfig::new().init();
+        let tensor = |id| {
+            burn_pack::Tensor::new(
+                "1.moment_1".into(),
+                burn::tensor::DType::F32,
+                [2],
+                id,
+                Bytes::from_bytes_vec(vec![0; 8]),
+            )
+        };
+        let file = |id| burn_pack::Writer::new(vec![tensor(id)]).into_bytes().unwrap().to_vec();
+        // The same file with its parameter id loads.
+        assert!(load_optimizer(adam(), file(Some(1))).is_ok());
+        // burn's own loader panics on it: the reason for the check.
+        let burn_alone = std::panic::catch_unwind(|| adam().from_bytes(Bytes::from_bytes_vec(file(None))).map(|_| ()));
+        assert!(burn_alone.is_err(), "burn-optim no longer panics: the check may go");
+        let Err(e) = load_optimizer(adam(), file(None)) else {
+            panic!("a state tensor without a parameter id loaded");
+        };
+        assert!(format!("{e:#}").contains("names no parameter"), "{e:#}");
     }
 }
