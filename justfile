@@ -19,6 +19,10 @@ ci:
 lint:
     bash .ci/run lint
 
+# Build the gradlab book into docs/book/build (needs mdBook: `cargo install mdbook`).
+book:
+    mdbook build docs/book
+
 # Install the full Fashion-MNIST data set (Debian package, 60,000 + 10,000 images).
 fashion-mnist:
     apt-get install -y dataset-fashion-mnist

@@ -38,11 +38,13 @@ SENTENCES = [
 ]
 LABELS = [1, 0, 1, 0, 1]
 QUERY = "This movie is amazing!"
+# ANCHOR: settings
 NUM_WORDS = 100
 OOV_TOKEN = "<OOV>"
 MAXLEN = 10
 PADDING = "post"
 TRUNCATING = "post"
+# ANCHOR_END: settings
 
 # Extra texts for golden tests: longer than maxlen (shows truncating="post" and OOV words),
 # empty, and punctuation only (both encode to no words, so pad to all zeros).
@@ -66,6 +68,7 @@ def main():
     except ImportError as e:
         sys.exit(f"error: {e.name} is not installed (pip install tensorflow-cpu tf_keras)")
 
+    # ANCHOR: tokenizer
     tok = Tokenizer(num_words=NUM_WORDS, oov_token=OOV_TOKEN)
     tok.fit_on_texts(SENTENCES)
 
@@ -73,6 +76,7 @@ def main():
         seqs = tok.texts_to_sequences(texts)
         padded = pad_sequences(seqs, maxlen=MAXLEN, padding=PADDING, truncating=TRUNCATING)
         return [[int(i) for i in s] for s in seqs], [[int(i) for i in row] for row in padded.tolist()]
+    # ANCHOR_END: tokenizer
 
     sequences, padded = encode(SENTENCES)
     (query_sequence,), (query_padded,) = encode([QUERY])

@@ -120,6 +120,7 @@ def time_steps(step, reps):
     return statistics.median(times)
 
 
+# ANCHOR: keras_model
 def keras_seed_model(keras):
     """The seed CNN in Keras (`keras`: tf.keras or tf_keras), channels-last 28x28x1 inputs."""
     L = keras.layers
@@ -130,6 +131,7 @@ def keras_seed_model(keras):
         L.Conv2D(64, 3, activation="relu"), L.Flatten(),
         L.Dense(64, activation="relu"), L.Dense(10),
     ])
+# ANCHOR_END: keras_model
 
 
 def torch_seed_model(nn):
@@ -153,6 +155,7 @@ def keras(batch, reps, threads, digits):
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
     model = keras_seed_model(tf.keras)
+    # ANCHOR: keras_training
     opt = tf.keras.optimizers.Adam(1e-3)
     loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     pixels, labels, data = digits
@@ -165,6 +168,7 @@ def keras(batch, reps, threads, digits):
             loss = loss_fn(y, model(x, training=True))
         opt.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
         return loss
+    # ANCHOR_END: keras_training
 
     median = time_steps(lambda: step().numpy(), reps)
     return {"framework": "tensorflow", "version": tf.__version__, "batch": batch,

@@ -3,5 +3,6 @@
 //! every thread's kernels, so no other test may run kernels in its process.
 
 mod architecture;
+mod book;
 mod cross_backend;
 mod scripts;

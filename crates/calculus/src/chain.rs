@@ -38,6 +38,7 @@ pub struct ChainReport {
     pub dy_dw1_autodiff: f64,
 }
 
+// ANCHOR: run
 /// Compute both ways.
 pub fn run(device: &Device, x: f64, w1: f64, w2: f64) -> ChainReport {
     let a = w1 * x;
@@ -68,6 +69,7 @@ pub fn run(device: &Device, x: f64, w1: f64, w2: f64) -> ChainReport {
         dy_dw1_autodiff: values(w1t.grad(&grads).expect("w1 takes part"))[0],
     }
 }
+// ANCHOR_END: run
 
 /// Print every intermediate and factor of the chain rule and autodiff's answers; draw
 /// `chain-rule.svg` (y along each weight and its tangent there).

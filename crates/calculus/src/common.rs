@@ -22,6 +22,7 @@ pub fn values<const D: usize>(t: Tensor<D>) -> Vec<f64> {
     t.into_data().iter::<f64>().collect()
 }
 
+// ANCHOR: elementwise_derivative
 /// `f(xs)` and `f′(xs)` for an elementwise `f`, the derivative by burn's autodiff: since
 /// `∂(Σᵢ f(xᵢ))/∂xⱼ = f′(xⱼ)`, one backward pass of the sum gives every derivative.
 pub fn elementwise_derivative(device: &Device, xs: &[f64], f: impl Fn(Tensor<1>) -> Tensor<1>) -> (Vec<f64>, Vec<f64>) {
@@ -32,6 +33,7 @@ pub fn elementwise_derivative(device: &Device, xs: &[f64], f: impl Fn(Tensor<1>)
     let dy = x.grad(&grads).expect("x takes part in f");
     (values(y), values(dy))
 }
+// ANCHOR_END: elementwise_derivative
 
 /// f and f′ on a grid: f′ by autodiff beside f′ by its formula.
 #[derive(Debug, Clone)]

@@ -54,6 +54,7 @@ pub fn example_image() -> Image {
     Image { h: 10, w: 10, px }
 }
 
+// ANCHOR: correlate
 /// Valid cross-correlation by hand: out[i][j] = Σᵤᵥ image[i + u][j + v] · K[u][v].
 pub fn correlate(image: &Image, k: &[[f64; 3]; 3]) -> Image {
     let (h, w) = (image.h - 2, image.w - 2);
@@ -68,7 +69,9 @@ pub fn correlate(image: &Image, k: &[[f64; 3]; 3]) -> Image {
     }
     Image { h, w, px }
 }
+// ANCHOR_END: correlate
 
+// ANCHOR: kernel_gradient
 /// ∂(Σ out)/∂K by hand: each kernel weight meets every pixel of a (h−2)×(w−2) window.
 pub fn kernel_gradient(image: &Image) -> [[f64; 3]; 3] {
     let mut g = [[0.0; 3]; 3];
@@ -82,7 +85,9 @@ pub fn kernel_gradient(image: &Image) -> [[f64; 3]; 3] {
     }
     g
 }
+// ANCHOR_END: kernel_gradient
 
+// ANCHOR: burn_conv
 /// burn's conv2d of the image with `k`, and ∂(Σ out)/∂K by autodiff.
 pub fn burn_conv(device: &Device, image: &Image, k: &[[f64; 3]; 3]) -> (Image, [[f64; 3]; 3]) {
     let ad = device.clone().autodiff();
@@ -110,6 +115,7 @@ pub fn burn_conv(device: &Device, image: &Image, k: &[[f64; 3]; 3]) -> (Image, [
         gk,
     )
 }
+// ANCHOR_END: burn_conv
 
 /// Print the 10×10 example's convolution by hand against burn's and its kernel gradient both
 /// ways, then the same for a real mnist-5k digit (the `index`-th of class `digit`, read from

@@ -7,20 +7,24 @@ use burn::tensor::{Device, Tensor};
 use crate::common::{DerivativeCheck, check_derivative, linspace};
 use crate::report::{Context, plot_check, print_check};
 
+// ANCHOR: f_tensor
 /// f(x) = x² + 5x + 6 on tensors.
 pub fn f_tensor(x: Tensor<1>) -> Tensor<1> {
     x.clone().powi_scalar(2) + x.mul_scalar(5.0).add_scalar(6.0)
 }
+// ANCHOR_END: f_tensor
 
 /// f(x) in f64.
 pub fn f(x: f64) -> f64 {
     x * x + 5.0 * x + 6.0
 }
 
+// ANCHOR: f_prime
 /// f′(x) = 2x + 5, by the power rule.
 pub fn f_prime(x: f64) -> f64 {
     2.0 * x + 5.0
 }
+// ANCHOR_END: f_prime
 
 /// f and f′ on `n` points of [−10, 5]; the formula is the power rule, 2x + 5.
 pub fn run(device: &Device, n: usize) -> DerivativeCheck {

@@ -12,6 +12,7 @@ use crate::report::Context;
 /// Every iterate (x, f(x)), the start included.
 pub type Trajectory = Vec<(f64, f64)>;
 
+// ANCHOR: run
 /// Run `steps` steps from `x0`. A learning rate that makes the iterates blow up is reported as
 /// an error naming the step, never as NaN: on this f the error is multiplied by |1 − 2·lr|
 /// each step, so any lr > 1 diverges.
@@ -45,6 +46,7 @@ pub fn run(device: &Device, x0: f64, lr: f64, steps: usize) -> Result<Trajectory
     }
     Ok(path)
 }
+// ANCHOR_END: run
 
 /// Print the first iterates and every 20th, and where the descent ended; draw
 /// `gradient-descent.svg` (f and the iterates).

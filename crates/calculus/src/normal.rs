@@ -15,18 +15,23 @@ pub fn density(x: f64, mu: f64, sigma: f64) -> f64 {
     (-0.5 * z * z).exp() / (sigma * (2.0 * std::f64::consts::PI).sqrt())
 }
 
+// ANCHOR: exact
 /// The exact probability by the error function.
 pub fn exact(a: f64, b: f64, mu: f64, sigma: f64) -> f64 {
     let s = sigma * std::f64::consts::SQRT_2;
     0.5 * (libm::erf((b - mu) / s) - libm::erf((a - mu) / s))
 }
+// ANCHOR_END: exact
 
+// ANCHOR: trapezoid
 /// Trapezoid rule with `n` intervals over samples `ys` (n + 1 of them), step `h`.
 pub fn trapezoid(ys: &[f64], h: f64) -> f64 {
     let n = ys.len() - 1;
     h * (0.5 * ys[0] + ys[1..n].iter().sum::<f64>() + 0.5 * ys[n])
 }
+// ANCHOR_END: trapezoid
 
+// ANCHOR: simpson
 /// Simpson's rule (n even).
 pub fn simpson(ys: &[f64], h: f64) -> f64 {
     let n = ys.len() - 1;
@@ -34,6 +39,7 @@ pub fn simpson(ys: &[f64], h: f64) -> f64 {
     let even: f64 = ys.iter().skip(2).step_by(2).take(n / 2 - 1).sum();
     h / 3.0 * (ys[0] + 4.0 * odd + 2.0 * even + ys[n])
 }
+// ANCHOR_END: simpson
 
 /// One row of the convergence table.
 #[derive(Debug, Clone)]

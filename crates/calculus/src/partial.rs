@@ -194,6 +194,7 @@ pub struct PartialReport {
     pub partials: Vec<Partial>,
 }
 
+// ANCHOR: run
 /// Differentiate `expression` symbolically and check it against autodiff at `point`, given as
 /// `name=value` pairs (every variable of the expression needs one).
 pub fn run(device: &Device, expression: &str, point: &[(String, f64)]) -> Result<PartialReport> {
@@ -267,6 +268,7 @@ pub fn run(device: &Device, expression: &str, point: &[(String, f64)]) -> Result
         partials,
     })
 }
+// ANCHOR_END: run
 
 /// Parse `name=value`.
 pub fn parse_assignment(s: &str) -> Result<(String, f64), String> {

@@ -8,17 +8,21 @@ use burn::tensor::activation::sigmoid;
 use crate::common::{DerivativeCheck, check_derivative, linspace};
 use crate::report::{Context, plot_check, print_check};
 
+// ANCHOR: sigma
 /// σ(x) in f64.
 pub fn sigma(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
 }
+// ANCHOR_END: sigma
 
+// ANCHOR: run
 /// σ and σ′ on `n` points of [−10, 10]; the formula is σ′ = σ(1 − σ).
 pub fn run(device: &Device, n: usize) -> DerivativeCheck {
     check_derivative(device, linspace(-10.0, 10.0, n), sigmoid, |x| {
         sigma(x) * (1.0 - sigma(x))
     })
 }
+// ANCHOR_END: run
 
 /// Print σ(0) and σ′(0), σ and σ′ at a few points and the largest error of autodiff; draw
 /// `sigmoid.svg`.

@@ -29,12 +29,15 @@ pub fn f(x: f64, y: f64) -> f64 {
     (x * x + y * y).sqrt().sin()
 }
 
+// ANCHOR: gradient
 /// ∇f by the chain rule; `None` where it does not exist (the origin).
 pub fn gradient(x: f64, y: f64) -> Option<(f64, f64)> {
     let r = (x * x + y * y).sqrt();
     (r > 0.0).then(|| (r.cos() * x / r, r.cos() * y / r))
 }
+// ANCHOR_END: gradient
 
+// ANCHOR: autodiff_gradient
 /// ∇f at the given points by autodiff (NaN where it does not exist).
 pub fn autodiff_gradient(device: &Device, points: &[(f64, f64)]) -> Vec<(f64, f64)> {
     let device = device.clone().autodiff();
@@ -48,6 +51,7 @@ pub fn autodiff_gradient(device: &Device, points: &[(f64, f64)]) -> Vec<(f64, f6
     let gy = values(y.grad(&grads).expect("y takes part in f"));
     gx.into_iter().zip(gy).collect()
 }
+// ANCHOR_END: autodiff_gradient
 
 /// Evaluate on an `n × n` grid over [−6, 6]².
 pub fn run(device: &Device, n: usize) -> SurfaceReport {

@@ -29,6 +29,7 @@ pub struct TaylorReport {
     pub approximations: Vec<Approximation>,
 }
 
+// ANCHOR: polynomial
 /// Pₙ on tensors, by Horner's rule: 1 + x(1 + x/2(1 + x/3(…))).
 pub fn polynomial(x: Tensor<1>, terms: usize) -> Tensor<1> {
     let mut acc = x.zeros_like().add_scalar(1.0);
@@ -37,6 +38,7 @@ pub fn polynomial(x: Tensor<1>, terms: usize) -> Tensor<1> {
     }
     acc
 }
+// ANCHOR_END: polynomial
 
 /// Evaluate on `points` points of [−2, 2] for each number of terms.
 pub fn run(device: &Device, terms: &[usize], points: usize) -> TaylorReport {

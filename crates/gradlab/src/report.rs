@@ -8,6 +8,35 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
 
+/// Which split a run's per-epoch held-out figures (`valid_loss`, `valid_accuracy`) are
+/// measured on, as its printed lines, `metrics.csv`/`metrics.json` and curves name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeldOut {
+    /// A validation split of its own (sentiment): printed `valid`, drawn "validation".
+    Validation,
+    /// The test split (mnist-cnn, as the seed's Keras `validation_data=(test_images, …)`):
+    /// printed and drawn `test`.
+    Test,
+}
+
+impl HeldOut {
+    /// The short name in printed lines and column names: `valid` or `test`.
+    pub fn name(self) -> &'static str {
+        match self {
+            HeldOut::Validation => "valid",
+            HeldOut::Test => "test",
+        }
+    }
+
+    /// The curves' legend: `validation` or `test`.
+    fn legend(self) -> &'static str {
+        match self {
+            HeldOut::Validation => "validation",
+            HeldOut::Test => "test",
+        }
+    }
+}
+
 /// One epoch's figures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochMetrics {
@@ -17,9 +46,9 @@ pub struct EpochMetrics {
     pub train_loss: f64,
     /// Training accuracy over the epoch (0..1).
     pub train_accuracy: f64,
-    /// Validation loss.
+    /// Held-out loss (on the split [`HeldOut`] names).
     pub valid_loss: f64,
-    /// Validation accuracy (0..1).
+    /// Held-out accuracy (0..1).
     pub valid_accuracy: f64,
     /// Wall-clock seconds of the training part of the epoch.
     pub seconds: f64,
@@ -29,14 +58,15 @@ pub struct EpochMetrics {
 
 impl EpochMetrics {
     /// The epoch's progress line, e.g. `epoch 3/10  train loss 0.1234 acc 96.10%  valid loss
-    /// 0.1300 acc 95.90%  1.2 s  4100 img/s` (`unit`: what an item is; `second_decimals`: the
-    /// precision of the seconds).
-    pub fn line(&self, epochs: usize, unit: &str, second_decimals: usize) -> String {
+    /// 0.1300 acc 95.90%  1.2 s  4100 img/s` (`held_out`: `valid` or `test`; `unit`: what an
+    /// item is; `second_decimals`: the precision of the seconds).
+    pub fn line(&self, epochs: usize, held_out: HeldOut, unit: &str, second_decimals: usize) -> String {
         format!(
-            "epoch {}/{epochs}  train loss {:.4} acc {:.2}%  valid loss {:.4} acc {:.2}%  {:.*} s  {:.0} {unit}/s",
+            "epoch {}/{epochs}  train loss {:.4} acc {:.2}%  {} loss {:.4} acc {:.2}%  {:.*} s  {:.0} {unit}/s",
             self.epoch,
             self.train_loss,
             100.0 * self.train_accuracy,
+            held_out.name(),
             self.valid_loss,
             100.0 * self.valid_accuracy,
             second_decimals,
@@ -46,9 +76,11 @@ impl EpochMetrics {
     }
 }
 
-/// Write the metrics as CSV (`metrics.csv`) and JSON (`metrics.json`) into `dir`.
-pub fn write_metrics(dir: &Path, history: &[EpochMetrics]) -> Result<()> {
-    let mut csv = String::from("epoch,train_loss,train_accuracy,valid_loss,valid_accuracy,seconds,items_per_second\n");
+/// Write the metrics as CSV (`metrics.csv`) and JSON (`metrics.json`) into `dir`, the
+/// held-out columns named for their split (`valid_loss` or `test_loss`, …).
+pub fn write_metrics(dir: &Path, history: &[EpochMetrics], held_out: HeldOut) -> Result<()> {
+    let h = held_out.name();
+    let mut csv = format!("epoch,train_loss,train_accuracy,{h}_loss,{h}_accuracy,seconds,items_per_second\n");
     for m in history {
         csv.push_str(&format!(
             "{},{:.6},{:.6},{:.6},{:.6},{:.3},{:.1}\n",
@@ -56,9 +88,23 @@ pub fn write_metrics(dir: &Path, history: &[EpochMetrics]) -> Result<()> {
         ));
     }
     crate::io::atomic_write(&dir.join("metrics.csv"), csv.as_bytes())?;
+    let rows: Vec<serde_json::Value> = history
+        .iter()
+        .map(|m| {
+            let mut row = serde_json::to_value(m)?;
+            if let Some(o) = row.as_object_mut() {
+                for what in ["loss", "accuracy"] {
+                    if let Some(v) = o.remove(&format!("valid_{what}")) {
+                        o.insert(format!("{h}_{what}"), v);
+                    }
+                }
+            }
+            Ok(row)
+        })
+        .collect::<Result<_, serde_json::Error>>()?;
     crate::io::atomic_write(
         &dir.join("metrics.json"),
-        serde_json::to_string_pretty(history)?.as_bytes(),
+        serde_json::to_string_pretty(&rows)?.as_bytes(),
     )
 }
 
@@ -93,8 +139,9 @@ fn chart_builder<'a, 'b>(
     builder
 }
 
-/// Plot loss and accuracy curves (train and validation) side by side into an SVG file.
-pub fn plot_curves(path: &Path, title: &str, history: &[EpochMetrics]) -> Result<()> {
+/// Plot loss and accuracy curves (train and held out, named by `held_out`) side by side into an
+/// SVG file.
+pub fn plot_curves(path: &Path, title: &str, history: &[EpochMetrics], held_out: HeldOut) -> Result<()> {
     write_svg(path, (1000, 420), |root| {
         let root = root.titled(title, ("sans-serif", 20))?;
         let (left, right) = root.split_horizontally(500);
@@ -113,23 +160,24 @@ pub fn plot_curves(path: &Path, title: &str, history: &[EpochMetrics]) -> Result
             .fold(1.0f64, f64::min)
             .clamp(0.02, 0.92)
             - 0.02;
-        panel(&left, "loss", xs.clone(), 0.0..max_loss, history, |m| {
+        panel(&left, "loss", xs.clone(), 0.0..max_loss, history, held_out, |m| {
             (m.train_loss, m.valid_loss)
         })?;
-        panel(&right, "accuracy", xs, min_acc..1.0, history, |m| {
+        panel(&right, "accuracy", xs, min_acc..1.0, history, held_out, |m| {
             (m.train_accuracy, m.valid_accuracy)
         })?;
         Ok(())
     })
 }
 
-/// One panel: a train and a validation curve of `value` (train, validation) per epoch.
+/// One panel: a train and a held-out curve of `value` (train, held out) per epoch.
 fn panel(
     area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
     caption: &str,
     xs: std::ops::Range<f64>,
     ys: std::ops::Range<f64>,
     history: &[EpochMetrics],
+    held_out: HeldOut,
     value: impl Fn(&EpochMetrics) -> (f64, f64),
 ) -> Result<()> {
     let mut chart = ChartBuilder::on(area)
@@ -151,7 +199,7 @@ fn panel(
             }
         })
         .draw()?;
-    for (label, color, pick) in [("train", BLUE, 0), ("validation", RED, 1)] {
+    for (label, color, pick) in [("train", BLUE, 0), (held_out.legend(), RED, 1)] {
         let points: Vec<(f64, f64)> = history
             .iter()
             .map(|m| {
@@ -524,10 +572,17 @@ mod tests {
             items_per_second: 4100.4,
         };
         assert_eq!(
-            m.line(10, "img", 1),
+            m.line(10, super::HeldOut::Validation, "img", 1),
             "epoch 3/10  train loss 0.1235 acc 96.10%  valid loss 0.1300 acc 95.90%  1.2 s  4100 img/s"
         );
-        assert!(m.line(10, "sentences", 2).ends_with("  1.23 s  4100 sentences/s"));
+        assert_eq!(
+            m.line(10, super::HeldOut::Test, "img", 1),
+            "epoch 3/10  train loss 0.1235 acc 96.10%  test loss 0.1300 acc 95.90%  1.2 s  4100 img/s"
+        );
+        assert!(
+            m.line(10, super::HeldOut::Validation, "sentences", 2)
+                .ends_with("  1.23 s  4100 sentences/s")
+        );
     }
 
     #[test]
@@ -558,9 +613,13 @@ mod tests {
     fn writes_csv_json_and_svg() {
         let dir = tempfile::tempdir().unwrap();
         let h: Vec<_> = (1..=3).map(metrics).collect();
-        write_metrics(dir.path(), &h).unwrap();
+        write_metrics(dir.path(), &h, HeldOut::Validation).unwrap();
         let csv = std::fs::read_to_string(dir.path().join("metrics.csv")).unwrap();
         assert_eq!(csv.lines().count(), 4);
+        assert!(
+            csv.starts_with("epoch,train_loss,train_accuracy,valid_loss,valid_accuracy,"),
+            "{csv}"
+        );
         assert!(csv.lines().nth(1).unwrap().starts_with("1,1.000000,0.600000"));
         let back: Vec<EpochMetrics> =
             serde_json::from_str(&std::fs::read_to_string(dir.path().join("metrics.json")).unwrap()).unwrap();
@@ -570,9 +629,32 @@ mod tests {
             assert_eq!(a.epoch, b.epoch);
             assert!((a.valid_accuracy - b.valid_accuracy).abs() < 1e-12);
         }
-        plot_curves(&dir.path().join("c.svg"), "t", &h).unwrap();
+        plot_curves(&dir.path().join("c.svg"), "t", &h, HeldOut::Validation).unwrap();
         let svg = std::fs::read_to_string(dir.path().join("c.svg")).unwrap();
         assert!(svg.starts_with("<svg") && svg.contains("validation"));
+    }
+
+    /// mnist-cnn's held-out figures are on the test split: its files say `test`, not `valid`.
+    #[test]
+    fn figures_held_out_on_the_test_split_are_named_test() {
+        let dir = tempfile::tempdir().unwrap();
+        let h: Vec<_> = (1..=2).map(metrics).collect();
+        write_metrics(dir.path(), &h, HeldOut::Test).unwrap();
+        let csv = std::fs::read_to_string(dir.path().join("metrics.csv")).unwrap();
+        assert!(
+            csv.starts_with("epoch,train_loss,train_accuracy,test_loss,test_accuracy,"),
+            "{csv}"
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("metrics.json")).unwrap()).unwrap();
+        assert!((json[1]["test_accuracy"].as_f64().unwrap() - h[1].valid_accuracy).abs() < 1e-12);
+        assert!(json[1].get("valid_accuracy").is_none(), "{json}");
+        plot_curves(&dir.path().join("c.svg"), "t", &h, HeldOut::Test).unwrap();
+        let svg = std::fs::read_to_string(dir.path().join("c.svg")).unwrap();
+        assert!(
+            svg.lines().any(|l| l.trim() == "test") && !svg.contains("validation"),
+            "the legend names the test split"
+        );
     }
 
     #[test]

@@ -27,6 +27,7 @@ pub const IMAGE_SIDE: usize = 28;
 /// Number of classes.
 pub const NUM_CLASSES: usize = 10;
 
+// ANCHOR: cnn
 /// The seed CNN.
 #[derive(Module, Debug)]
 pub struct Cnn {
@@ -40,6 +41,7 @@ pub struct Cnn {
     #[module(skip)]
     fast: bool,
 }
+// ANCHOR_END: cnn
 
 const GLOROT: Initializer = Initializer::XavierUniform { gain: 1.0 };
 
@@ -139,6 +141,7 @@ impl Cnn {
         }
     }
 
+    // ANCHOR: forward
     /// Class logits for a batch of images.
     ///
     /// # Shapes
@@ -147,6 +150,7 @@ impl Cnn {
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         self.forward_traced(images, |_, _| {})
     }
+    // ANCHOR_END: forward
 
     /// The first layer's feature maps, `relu(conv2d_1(images))`, before the pool: what each of
     /// its 32 3×3 filters responds to (burn's stock convolution: the same function the fast

@@ -17,7 +17,7 @@ use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Int, Tensor};
 use gradlab::ResolvedBackend;
 use gradlab::checkpoint::{load_checkpoint, save_checkpoint};
-use gradlab::report::{EpochMetrics, plot_curves, write_metrics, write_run_report};
+use gradlab::report::{EpochMetrics, HeldOut, plot_curves, write_metrics, write_run_report};
 use gradlab::runs::{latest_run, new_run_dir};
 use serde::{Deserialize, Serialize};
 
@@ -72,11 +72,14 @@ pub struct Parent {
     pub after_epoch: usize,
 }
 
+// ANCHOR: optimizer
 /// The Adam optimizer of the seed (Keras's `epsilon = 1e-7`).
 pub fn optimizer() -> ModuleOptimizer {
     AdamConfig::new().with_epsilon(1e-7).init()
 }
+// ANCHOR_END: optimizer
 
+// ANCHOR: loss
 /// The seed's loss: softmax cross-entropy of `logits` `[n, 10]` against the labels `[n]`, the
 /// batch mean (Keras's `sparse_categorical_crossentropy` on a softmax output).
 pub fn loss(logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
@@ -84,6 +87,7 @@ pub fn loss(logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
         .init(&logits.device())
         .forward(logits, targets)
 }
+// ANCHOR_END: loss
 
 /// Train the seed CNN as `cfg` says on `backend`.
 pub fn train(
@@ -149,7 +153,7 @@ pub fn train(
             seconds: fit.seconds,
             items_per_second: fit.seen as f64 / fit.seconds,
         };
-        let line = m.line(cfg.epochs, "img", 1);
+        let line = m.line(cfg.epochs, HeldOut::Test, "img", 1);
         history.push(m);
         // The epoch's line appears once its checkpoint is on disk: an epoch shown is kept.
         checkpoint(epoch, &model, &optim, &history)?;
@@ -390,8 +394,13 @@ fn finish(
             ),
         )?;
     }
-    write_metrics(&run_dir, &f.history)?;
-    plot_curves(&run_dir.join("curves.svg"), "mnist-cnn: seed CNN", &f.history)?;
+    write_metrics(&run_dir, &f.history, HeldOut::Test)?;
+    plot_curves(
+        &run_dir.join("curves.svg"),
+        "mnist-cnn: seed CNN",
+        &f.history,
+        HeldOut::Test,
+    )?;
     let seconds = started.elapsed().as_secs_f64();
     write_run_report(
         &run_dir,

@@ -101,6 +101,7 @@ impl Params {
         self.len() == 0
     }
 
+    // ANCHOR: step
     /// One step of the cell: `h ← tanh(Wxh[:, x] + Whh·h + bh)`.
     pub fn step(&self, x: usize, h_prev: &[f64], h: &mut [f64]) {
         let (hn, v) = (self.hidden, self.vocab);
@@ -109,6 +110,7 @@ impl Params {
             h[i] = a.tanh();
         }
     }
+    // ANCHOR_END: step
 
     /// Logits `y = Why·h + by`.
     pub fn logits(&self, h: &[f64], y: &mut [f64]) {
@@ -183,6 +185,7 @@ pub fn forward(p: &Params, inputs: &[usize], targets: &[usize], h0: &[f64]) -> T
     Trace { hs, ps, loss }
 }
 
+// ANCHOR: loss_and_grads
 /// The loss of a chunk and its gradient with respect to every parameter (not clipped), plus
 /// the last hidden state (to carry into the next chunk).
 pub fn loss_and_grads(p: &Params, inputs: &[usize], targets: &[usize], h0: &[f64]) -> (f64, Params, Vec<f64>) {
@@ -222,6 +225,7 @@ pub fn loss_and_grads(p: &Params, inputs: &[usize], targets: &[usize], h0: &[f64
     let h_last = tr.hs.last().expect("h_T is there").clone();
     (tr.loss, g, h_last)
 }
+// ANCHOR_END: loss_and_grads
 
 /// Clip every gradient entry to `[-limit, limit]` (min-char-rnn's `np.clip(d, -5, 5)`).
 pub fn clip(g: &mut Params, limit: f64) {

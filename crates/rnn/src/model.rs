@@ -98,6 +98,7 @@ impl CharRnn {
         }
     }
 
+    // ANCHOR: hidden_states
     /// Hidden states for every step.
     ///
     /// # Shapes
@@ -125,6 +126,7 @@ impl CharRnn {
         }
         Tensor::stack(hs, 1)
     }
+    // ANCHOR_END: hidden_states
 
     /// Logits from hidden states.
     ///

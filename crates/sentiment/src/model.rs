@@ -128,6 +128,7 @@ impl SentimentModel {
     }
 }
 
+// ANCHOR: seed_net
 /// The seed model.
 #[derive(Module, Debug)]
 pub struct SeedNet {
@@ -137,6 +138,7 @@ pub struct SeedNet {
     #[module(skip)]
     masked: bool,
 }
+// ANCHOR_END: seed_net
 
 fn dense(input: usize, output: usize, device: &Device) -> Linear {
     let mut l = LinearConfig::new(input, output)
@@ -158,6 +160,7 @@ impl SeedNet {
         }
     }
 
+    // ANCHOR: seed_forward
     fn forward(&self, ids: Tensor<2, Int>, mask: Tensor<2>) -> Tensor<1> {
         let [batch, _] = ids.dims();
         let e = self.embedding.forward(ids); // [batch, width, dim]
@@ -172,6 +175,7 @@ impl SeedNet {
         let h = relu(self.hidden.forward(pooled)); // [batch, hidden]
         self.output.forward(h).reshape([batch]) // [batch]
     }
+    // ANCHOR_END: seed_forward
 }
 
 /// The NB-weighted n-gram model.

@@ -15,7 +15,7 @@ use burn::nn::loss::BinaryCrossEntropyLossConfig;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Int, Tensor};
 use gradlab::ResolvedBackend;
-use gradlab::report::{EpochMetrics, plot_curves, write_metrics, write_run_report};
+use gradlab::report::{EpochMetrics, HeldOut, plot_curves, write_metrics, write_run_report};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -101,6 +101,7 @@ pub fn optimizer() -> ModuleOptimizer {
     AdamConfig::new().with_epsilon(1e-7).init()
 }
 
+// ANCHOR: loss
 /// The seed's loss: binary cross-entropy of the positive-class `logits` `[n]` against the
 /// labels `[n]` (0 or 1), the batch mean; from logits, as a sigmoid output layer and Keras's
 /// `binary_crossentropy` compute it, without its rounding.
@@ -110,6 +111,7 @@ pub fn loss(logits: Tensor<1>, targets: Tensor<1, Int>) -> Tensor<1> {
         .init(&logits.device())
         .forward(logits, targets)
 }
+// ANCHOR_END: loss
 
 /// Settings of the training loop proper.
 #[derive(Debug, Clone)]
@@ -206,7 +208,7 @@ pub fn fit(
             items_per_second: n / seconds,
         };
         if s.verbose {
-            println!("{}", m.line(s.epochs, "sentences", 2));
+            println!("{}", m.line(s.epochs, HeldOut::Validation, "sentences", 2));
         }
         if s.restore_best && v.is_some() && best.as_ref().is_none_or(|(a, _)| m.valid_accuracy > *a) {
             best = Some((m.valid_accuracy, model.clone()));
@@ -261,11 +263,12 @@ pub fn train(cfg: &SentimentConfig, backend: &ResolvedBackend, splits: &Splits, 
     let test = evaluate(&model, &prepared.test, &backend.device)?;
     let model_dir = run_dir.join("model");
     save_kept_model(cfg, splits, &model_dir, &model, &prepared)?;
-    write_metrics(&run_dir, &history)?;
+    write_metrics(&run_dir, &history, HeldOut::Validation)?;
     plot_curves(
         &run_dir.join("curves.svg"),
         &format!("sentiment: {:?} model", cfg.model),
         &history,
+        HeldOut::Validation,
     )?;
     let seconds = started.elapsed().as_secs_f64();
     write_run_report(

@@ -42,7 +42,7 @@ fn the_onnx_graph_has_the_documented_names_a_symbolic_batch_and_every_weight() {
     assert_eq!(about.outputs, [port("logits", &[None, Some(10)])]);
     // 5 layers × (weight, bias): every one of the 93,322 parameters, embedded.
     assert_eq!(about.weights, (10, 93_322));
-    // The operators the mnist-cnn README lists, first uses in graph order: the convolution
+    // The operators docs/crates/mnist-cnn.md lists, first uses in graph order: the convolution
     // blocks, the flatten with a symbolic batch (Shape, Gather, Concat, Reshape), the dense layers.
     assert_eq!(
         about.operators,

@@ -46,6 +46,7 @@ impl XorNet {
         Mlp::from_flat(&flat)
     }
 
+    // ANCHOR: forward
     /// ŷ for the four XOR inputs.
     ///
     /// # Shapes
@@ -54,6 +55,7 @@ impl XorNet {
         let h = sigmoid(x.matmul(self.w1.val())); // [4, HIDDEN]
         sigmoid(h.matmul(self.w2.val())) // [4, 1]
     }
+    // ANCHOR_END: forward
 }
 
 /// L = ½ Σ (ŷ − y)².
@@ -61,6 +63,7 @@ pub fn loss(out: Tensor<2>, y: Tensor<2>) -> Tensor<1> {
     (out - y).powi_scalar(2).sum().mul_scalar(0.5)
 }
 
+// ANCHOR: gradients
 /// ∂L/∂W1 and ∂L/∂w2 at `m`'s weights, by burn's autodiff on `device` in `dtype`.
 pub fn gradients(m: &Mlp, device: &Device, dtype: DType) -> Gradients {
     let device = device.clone().autodiff();
@@ -76,3 +79,4 @@ pub fn gradients(m: &Mlp, device: &Device, dtype: DType) -> Gradients {
         w2: as_mlp.w2,
     }
 }
+// ANCHOR_END: gradients

@@ -45,6 +45,7 @@ pub fn single_layer_outputs(w: &[f64; 3]) -> [f64; 4] {
     X.map(|x| sigmoid(x[0] * w[0] + x[1] * w[1] + x[2] * w[2]))
 }
 
+// ANCHOR: single_layer_step
 /// One update of the seed's rule, exactly: `l1 = σ(X·w)`, `delta = (y − l1) ⊙ l1(1 − l1)`,
 /// `w += Xᵀ · delta`.
 pub fn single_layer_step(mut w: [f64; 3]) -> [f64; 3] {
@@ -56,6 +57,7 @@ pub fn single_layer_step(mut w: [f64; 3]) -> [f64; 3] {
     }
     w
 }
+// ANCHOR_END: single_layer_step
 
 /// The two-layer network: h = σ(X · W1), ŷ = σ(h · w2).
 #[derive(Debug, Clone, PartialEq)]
@@ -97,6 +99,7 @@ impl Mlp {
         m
     }
 
+    // ANCHOR: forward
     /// Forward pass.
     pub fn forward(&self) -> Forward {
         let mut h = [[0.0; HIDDEN]; 4];
@@ -111,12 +114,14 @@ impl Mlp {
         }
         Forward { h, out }
     }
+    // ANCHOR_END: forward
 
     /// L = ½ Σᵢ (ŷᵢ − yᵢ)².
     pub fn loss(&self) -> f64 {
         loss(&self.forward().out)
     }
 
+    // ANCHOR: gradients
     /// Backpropagation, each line the derivative of the forward line it undoes.
     pub fn gradients(&self) -> Gradients {
         let Forward { h, out } = self.forward();
@@ -138,6 +143,7 @@ impl Mlp {
         }
         g
     }
+    // ANCHOR_END: gradients
 
     /// One gradient-descent step: W ← W − lr · ∂L/∂W.
     pub fn step(&mut self, lr: f64) {
@@ -185,6 +191,7 @@ pub fn loss(out: &[f64; 4]) -> f64 {
 /// The finite-difference step used by the checks (see the tests for why this size).
 pub const FD_STEP: f64 = 1e-4;
 
+// ANCHOR: finite_difference
 /// Central finite differences of the loss: (L(w + h) − L(w − h)) / 2h for every weight.
 pub fn finite_difference(m: &Mlp, h: f64) -> Vec<f64> {
     let base = m.flat();
@@ -198,6 +205,7 @@ pub fn finite_difference(m: &Mlp, h: f64) -> Vec<f64> {
         })
         .collect()
 }
+// ANCHOR_END: finite_difference
 
 /// Largest |a − b| over two weight or gradient lists.
 pub fn max_abs_difference(a: &[f64], b: &[f64]) -> f64 {
