@@ -221,19 +221,17 @@ pub fn load_checkpoint<M: Module, S: DeserializeOwned>(
 /// a state tensor that carries no parameter id (a damaged file can say so), so the file is read
 /// and checked here first; any other panic of burn's while loading it is an error too.
 fn load_optimizer(optim: ModuleOptimizer, bytes: Vec<u8>) -> Result<ModuleOptimizer> {
-    let reader =
-        burn_pack::Reader::from_bytes(Bytes::from_bytes_vec(bytes.clone())).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    // Shared once, so the check's reader and burn's loader see the same buffer (no copy).
+    let bytes = Bytes::from_bytes_vec(bytes).shared();
+    let reader = burn_pack::Reader::from_bytes(bytes.clone()).map_err(|e| anyhow::anyhow!("{e:?}"))?;
     for tensor in reader.into_tensors().map_err(|e| anyhow::anyhow!("{e:?}"))? {
-        let (name, _, _, param_id, _) = tensor.into_parts().map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        if param_id.is_none() {
-            bail!("its tensor {name:?} names no parameter");
+        if tensor.param_id.is_none() {
+            bail!("its tensor {:?} names no parameter", tensor.name);
         }
     }
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        optim.from_bytes(Bytes::from_bytes_vec(bytes))
-    }))
-    .map_err(|_| anyhow::anyhow!("burn could not load it"))?
-    .map_err(|e| anyhow::anyhow!("{e:?}"))
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| optim.from_bytes(bytes)))
+        .map_err(|_| anyhow::anyhow!("burn could not load it"))?
+        .map_err(|e| anyhow::anyhow!("{e:?}"))
 }
 
 #[cfg(test)]

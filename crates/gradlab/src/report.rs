@@ -102,10 +102,7 @@ pub fn write_metrics(dir: &Path, history: &[EpochMetrics], held_out: HeldOut) ->
             Ok(row)
         })
         .collect::<Result<_, serde_json::Error>>()?;
-    crate::io::atomic_write(
-        &dir.join("metrics.json"),
-        serde_json::to_string_pretty(&rows)?.as_bytes(),
-    )
+    write_json(&dir.join("metrics.json"), &rows)
 }
 
 /// Draw into an SVG image of `size` pixels on a white background, then write it to `path`
