@@ -1,30 +1,15 @@
 //! Architecture invariants that a reading of the sources can check (ARCHITECTURE.md).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// Every `.rs` file under `dir`, recursively.
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            rust_files(&p, out);
-        } else if p.extension().is_some_and(|x| x == "rs") {
-            out.push(p);
-        }
-    }
-}
+use crate::{files_under, read, root};
 
 /// The code of the crates' libraries, binaries and examples (not their tests).
 fn product_sources() -> Vec<PathBuf> {
     let mut files = Vec::new();
     for krate in std::fs::read_dir(root().join("crates")).unwrap().flatten() {
         for part in ["src", "examples"] {
-            rust_files(&krate.path().join(part), &mut files);
+            files.extend(files_under(&krate.path().join(part), "rs"));
         }
     }
     assert!(files.len() > 40, "found only {} source files", files.len());
@@ -432,8 +417,8 @@ fn test_functions(text: &str) -> Vec<(String, String)> {
 #[test]
 fn every_test_that_runs_ndarray_where_built_says_so_in_its_name() {
     let mut files = Vec::new();
-    rust_files(&root().join("crates"), &mut files);
-    rust_files(&root().join("tests"), &mut files);
+    files.extend(files_under(&root().join("crates"), "rs"));
+    files.extend(files_under(&root().join("tests"), "rs"));
     let asks = ["can_run(", "runnable(", ".is_built()", "cfg!(feature = \"ndarray\")"];
     let (mut named, mut unnamed) = (0, Vec::new());
     for file in &files {
@@ -601,10 +586,6 @@ const OTHER_CRATES: [&str; 8] = [
     "serve",
     "workspace-hack",
 ];
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
 
 /// Architecture Invariant: every model crate has the same file map — `config.rs`, `data.rs`,
 /// `model.rs`, `training.rs`, `inference.rs`, `lib.rs` and a thin `main.rs` built on the shared

@@ -9,21 +9,15 @@
 //! and no relative link in the HTML pointing at a missing file.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use gradlab_testkit::{python_with, skip_unless_required, text, workspace_bin};
+use gradlab_testkit::{python_with, skip_unless_required, text, workspace_bin, workspace_bin_path};
 
-fn root() -> PathBuf {
-    gradlab::workspace_root()
-}
+use crate::{files_under, read, root};
 
 fn src() -> PathBuf {
     root().join("docs/book/src")
-}
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// The chapters' file names, in `SUMMARY.md`'s order.
@@ -237,7 +231,7 @@ fn built_with(bin: &str, features: &Option<String>) -> bool {
 fn check_accepted(cmd: &Cmd, line: &str) {
     match cmd {
         Cmd::Bin { bin, args, features } => {
-            if !built_with(bin, features) || (bin == "gradlab-serve" && !workspace_bin_exists(bin)) {
+            if !built_with(bin, features) || (bin == "gradlab-serve" && !workspace_bin_path(bin).is_file()) {
                 // Commands of another build (`--features remote`): their flags are the same
                 // binaries' in the feature build, which tests/remote.rs runs.
                 return;
@@ -276,28 +270,6 @@ fn check_accepted(cmd: &Cmd, line: &str) {
             "the book shows `{line}`: {file} is missing"
         ),
     }
-}
-
-fn workspace_bin_exists(bin: &str) -> bool {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent()
-        .and_then(Path::parent)
-        .is_some_and(|d| d.join(bin).is_file())
-}
-
-fn files_under(dir: &Path, ext: &str) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(files_under(&p, ext));
-            } else if p.extension().is_some_and(|x| x == ext) {
-                out.push(p);
-            }
-        }
-    }
-    out
 }
 
 /// Architecture Invariant: the book has one chapter per seed lesson, in the seed's order, each

@@ -3,14 +3,12 @@
 //! `reference.py --device cuda` says clearly that there is no CUDA device where there is none
 //! (a stand-in `torch` module whose CUDA is absent, so no real torch is needed).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use gradlab_testkit::text;
 
-fn root() -> PathBuf {
-    gradlab::workspace_root()
-}
+use crate::root;
 
 fn bash(script: &str, args: &[&str]) -> Output {
     Command::new("bash")

@@ -287,19 +287,23 @@ pub fn python_with(modules: &[&str], what: &str) -> Option<PathBuf> {
 /// runs another package's binary (`gradlab-serve` from mnist-cnn's tests). Panics, naming the
 /// build command, when it was not built.
 pub fn workspace_bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's path");
-    // target/<profile>/deps/<test> → target/<profile>/<name>
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps/")
-        .join(name);
+    let bin = workspace_bin_path(name);
     assert!(
         bin.exists(),
         "{} is missing: build it with `cargo build --release --workspace --features remote`",
         bin.display()
     );
     bin
+}
+
+/// Where [`workspace_bin`] looks for the binary `name`, built or not: `target/<profile>/NAME`
+/// beside the running test (`target/<profile>/deps/<test>`).
+pub fn workspace_bin_path(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps/")
+        .join(name)
 }
 
 /// A `gradlab-serve` process for a test: on a free loopback port unless `args` name another
