@@ -163,6 +163,15 @@ fn refusals_name_what_is_wrong() {
         let o = Command::new(EXE).args(bad).current_dir(d).output().unwrap();
         assert_eq!(o.status.code(), Some(2), "{bad:?}");
     }
+    // Inference runs in the server's own process: it takes no `--remote` (crates/web/README.md).
+    let o = Command::new(EXE)
+        .args(["--remote", "ws://127.0.0.1:3000"])
+        .current_dir(d)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("unexpected argument '--remote'"), "{stderr}");
 }
 
 #[test]
