@@ -701,16 +701,78 @@ fn sigkill_at_random_points_of_training_and_export_loses_nothing() {
     }
 
     // Training (3 epochs) killed at random moments; each next try resumes when the killed run
-    // left a checkpoint, and starts afresh when it did not.
+    // left a checkpoint, and starts afresh when it did not. A fixed delay cannot aim at a run
+    // whose start-up dominates (a cold first run is slower than three warm epochs), so the kill
+    // waits for the run's own progress: none (a random moment of start-up and the first epoch),
+    // or its first or second checkpoint write, then a random few milliseconds more.
+    let checkpoint_writes = |since: std::time::SystemTime| -> usize {
+        let mut newest = 0;
+        for entry in std::fs::read_dir(d.join("runs")).unwrap().flatten() {
+            let json = entry.path().join("checkpoint/checkpoint.json");
+            if let Ok(m) = std::fs::metadata(&json).and_then(|m| m.modified())
+                && m >= since
+            {
+                let text = std::fs::read_to_string(&json).unwrap_or_default();
+                // The index names the epoch it holds; a write in progress reads as none.
+                let epoch = serde_json::from_str::<serde_json::Value>(&text)
+                    .ok()
+                    .and_then(|v| v.get("epoch").and_then(|e| e.as_u64()))
+                    .unwrap_or(0) as usize;
+                newest = newest.max(epoch.max(1));
+            }
+        }
+        newest
+    };
+    let kill_training = |args: &[String], rng: &mut gradlab_testkit::hostile::Rng| -> bool {
+        let since = std::time::SystemTime::now() - Duration::from_millis(5);
+        let wait_for = rng.below(3); // 0: no checkpoint yet; 1 or 2: that many epochs done
+        let extra = Duration::from_millis(rng.below(15) as u64);
+        let early = Duration::from_millis(rng.below(ms(one_run) / 2 + 1) as u64);
+        let mut child = Command::new(exe)
+            .args(args)
+            .current_dir(d)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let spawned = Instant::now();
+        let give_up = spawned + Duration::from_secs(120);
+        let mut reached: Option<Instant> = None;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                // A run the kill missed must have finished its epochs, not been refused.
+                assert!(status.success(), "{args:?} exited with {status} before the kill");
+                return false; // finished before the kill
+            }
+            let now = Instant::now();
+            assert!(now < give_up, "a 3-epoch run of 640 digits took over 120 s");
+            if reached.is_none()
+                && (if wait_for == 0 {
+                    now >= spawned + early
+                } else {
+                    checkpoint_writes(since) >= wait_for
+                })
+            {
+                reached = Some(now);
+            }
+            if reached.is_some_and(|r| now >= r + extra) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        true
+    };
     let mut train_kills = 0;
     let mut resumed = 0;
     for i in 0..6 {
         let latest = std::fs::read_to_string(d.join("runs/latest")).unwrap();
         let run = d.join("runs").join(latest.trim());
-        let resume = run != first && run.join("checkpoint/checkpoint.json").exists();
+        // A killed run (a checkpoint, no model yet) resumes; after a finished one, a new run.
+        let resume = run != first && run.join("checkpoint/checkpoint.json").exists() && !run.join("model.bpk").exists();
         resumed += resume as usize;
-        let delay = Duration::from_millis((ms(one_run) / 2 + rng.below(ms(one_run) * 2)) as u64);
-        train_kills += kill_after(&train("3", resume), delay) as usize;
+        train_kills += kill_training(&train("3", resume), &mut rng) as usize;
         intact(&format!("training kill {i}"));
         for entry in std::fs::read_dir(d.join("runs")).unwrap().flatten() {
             let p = entry.path();
