@@ -665,14 +665,17 @@ fn sigkill_at_random_points_of_training_and_export_loses_nothing() {
             );
         }
     };
-    let kill_after = |args: &[String], delay: Duration| -> bool {
-        let mut child = Command::new(exe)
+    let spawn = |args: &[String]| {
+        Command::new(exe)
             .args(args)
             .current_dir(d)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap();
+            .unwrap()
+    };
+    let kill_after = |args: &[String], delay: Duration| -> bool {
+        let mut child = spawn(args);
         let deadline = Instant::now() + delay;
         while Instant::now() < deadline {
             if child.try_wait().unwrap().is_some() {
@@ -728,13 +731,7 @@ fn sigkill_at_random_points_of_training_and_export_loses_nothing() {
         let wait_for = rng.below(3); // 0: no checkpoint yet; 1 or 2: that many epochs done
         let extra = Duration::from_millis(rng.below(15) as u64);
         let early = Duration::from_millis(rng.below(ms(one_run) / 2 + 1) as u64);
-        let mut child = Command::new(exe)
-            .args(args)
-            .current_dir(d)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = spawn(args);
         let spawned = Instant::now();
         let give_up = spawned + Duration::from_secs(120);
         let mut reached: Option<Instant> = None;
