@@ -9,6 +9,9 @@
 //! matmul: 2 launch(es): [("ElemwiseFuse", 1), ("MatmulEntry", 1)]
 //! ```
 //!
+//! (the matmul's kernels are autotune's pick among fusion's variants: one CI run got
+//! `[("CopyKernel", 1), ("ElemwiseFuse", 1), ("MatmulEntry", 1)]`, which the test allows)
+//!
 //! and the seed CNN's step at batch 32 (forward, loss, backward; printed by
 //! `where_the_seed_cnn_step_launches_its_kernels`): 89 launches with burn's stock layers, 61 of
 //! them in the three convolution blocks; 45 with fastconv's CubeCL kernels, whose blocks launch
@@ -82,11 +85,22 @@ fn known_operations_on_wgpu_launch_the_expected_kernels() {
         one_matmul(&wgpu);
     });
     println!("matmul: {matmul} launch(es): {kernels:?}");
-    assert_eq!(
-        kernels,
-        [("ElemwiseFuse".to_string(), 1), ("MatmulEntry".to_string(), 1)]
+    // Which of fusion's matmul variants runs is autotune's choice, made by timing them on this
+    // machine: the fills fused into one kernel before the matmul (the run above), or with a
+    // layout copy as well (seen once in CI: `CopyKernel` 1, `ElemwiseFuse` 1, `MatmulEntry` 1).
+    // Whatever it picks: one matmul kernel, the two fills in at most one kernel, nothing else.
+    let count = |name: &str| kernels.iter().find(|(kernel, _)| kernel == name).map_or(0, |(_, n)| *n);
+    assert_eq!(count("MatmulEntry"), 1, "{kernels:?}");
+    assert!(count("ElemwiseFuse") <= 1, "{kernels:?}");
+    assert!(count("CopyKernel") <= 1, "{kernels:?}");
+    assert!(
+        kernels
+            .iter()
+            .all(|(kernel, _)| ["MatmulEntry", "ElemwiseFuse", "CopyKernel"].contains(&kernel.as_str())),
+        "{kernels:?}"
     );
-    assert_eq!((elementwise, matmul), (1, 2));
+    assert_eq!(elementwise, 1);
+    assert!((1..=3).contains(&matmul), "{matmul}");
     let (five, _) = launches_of(|| {
         for _ in 0..5 {
             three_elementwise_ops(&wgpu);

@@ -1,6 +1,6 @@
 //! Architecture invariants that a reading of the sources can check (ARCHITECTURE.md).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::{files_under, read, root};
 
@@ -411,15 +411,44 @@ fn test_functions(text: &str) -> Vec<(String, String)> {
 }
 
 /// Architecture Invariant: CI's `--features ndarray` phase runs only the tests named `…ndarray…`
-/// (`cargo test … -- ndarray`), not the whole suite again; so every test that runs the ndarray
-/// backend where it is built (it asks `can_run`, `runnable`, `is_built` or `cfg!(feature =
-/// "ndarray")` and names ndarray) says ndarray in its name.
+/// (`cargo test … -- ndarray`) of the test targets it lists, not the whole suite again; so every
+/// test that runs the ndarray backend where it is built (it asks `can_run`, `runnable`,
+/// `is_built` or `cfg!(feature = "ndarray")` and names ndarray) says ndarray in its name, and
+/// its target (`--test X`, or `-p X --lib` for a crate's unit tests) is in `.ci/run`.
+/// The cargo target selection that runs the tests of `file`: `--test X` for an integration test
+/// (`tests/X.rs` or `tests/X/…`, the root package's `tests/` too), `-p X --lib` for a file under
+/// `crates/X/src` (its package's name, from its Cargo.toml).
+fn ndarray_phase_target(file: &Path) -> String {
+    let relative = file.strip_prefix(root()).unwrap_or(file);
+    let parts: Vec<String> = relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    let tests_at = parts.iter().position(|p| p == "tests");
+    if let Some(i) = tests_at.filter(|&i| i + 1 < parts.len()) {
+        let first = &parts[i + 1];
+        return format!("--test {}", first.strip_suffix(".rs").unwrap_or(first));
+    }
+    let src_at = parts
+        .iter()
+        .position(|p| p == "src")
+        .expect("a test under tests/ or src/");
+    let manifest = read(&root().join(parts[..src_at].join("/")).join("Cargo.toml"));
+    let package = manifest
+        .lines()
+        .find_map(|l| l.strip_prefix("name = \""))
+        .and_then(|l| l.strip_suffix('"'))
+        .expect("a package name");
+    format!("-p {package} --features remote,ndarray --lib")
+}
+
 #[test]
 fn every_test_that_runs_ndarray_where_built_says_so_in_its_name() {
     let mut files = Vec::new();
     files.extend(files_under(&root().join("crates"), "rs"));
     files.extend(files_under(&root().join("tests"), "rs"));
     let asks = ["can_run(", "runnable(", ".is_built()", "cfg!(feature = \"ndarray\")"];
+    let ci = read(&root().join(".ci/run"));
     let (mut named, mut unnamed) = (0, Vec::new());
     for file in &files {
         for (name, body) in test_functions(&read(file)) {
@@ -430,6 +459,12 @@ fn every_test_that_runs_ndarray_where_built_says_so_in_its_name() {
             }
             if name.contains("ndarray") {
                 named += 1;
+                let target = ndarray_phase_target(file);
+                assert!(
+                    ci.contains(&target),
+                    "{}: {name} runs ndarray, but .ci/run's ndarray phase does not select `{target}`",
+                    file.display()
+                );
             } else {
                 unnamed.push(format!("{}: {name}", file.display()));
             }
