@@ -5,9 +5,9 @@
 run *ARGS:
     cargo run -p mnist-cnn --release -- {{ARGS}}
 
-# The test suite exactly as CI runs it (`.ci/run test`: CI's settings, so nothing is skipped — it
-# installs lavapipe, Chromium and the onnxruntime venv where missing); the README's
-# `cargo test --release --workspace` is its first phase.
+# The test suite exactly as CI runs it (`.ci/run test`: CI's settings and its clippy-linted
+# builds, so nothing is skipped — it installs lavapipe, Chromium and the onnxruntime venv where
+# missing); the README's `cargo test --release --workspace` is its first phase.
 test:
     bash .ci/run test
 
@@ -15,7 +15,8 @@ test:
 ci:
     bash .ci/run
 
-# Formatting and every lint run CI makes (each opt-in feature too).
+# Formatting and the builds CI lints (clippy inside them, warnings as errors: the default
+# build, the remote,ndarray build, gradlab's spirv build).
 lint:
     bash .ci/run lint
 
