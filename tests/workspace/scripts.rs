@@ -171,3 +171,63 @@ fn gpu_report_runs_every_step_and_writes_report_md() {
     );
     assert!(!o.status.success() && text(&o).contains("exists"), "{}", text(&o));
 }
+
+/// `scripts/speed_table.py --smoke` (the side-by-side speed table, issue 30) runs every part —
+/// a tiny model trained and exported to ONNX, onnxruntime, the reference frameworks (each
+/// named as timed or not installed), the bench on flex — and prints a well-formed table and
+/// JSON. Only its shape is checked: no figure is asserted (speed is the script's to print).
+#[test]
+fn speed_table_smoke_prints_every_column_and_row() {
+    let Some(python) = gradlab_testkit::python_with(&["onnxruntime", "numpy"], "speed_table.py --smoke") else {
+        return;
+    };
+    let bins = gradlab_testkit::workspace_bin("bench").parent().unwrap().to_path_buf();
+    gradlab_testkit::workspace_bin("mnist-cnn");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("table.json");
+    let o = Command::new(python)
+        .arg(root().join("scripts/speed_table.py"))
+        .args(["--smoke", "--bin-dir"])
+        .arg(&bins)
+        .arg("--out")
+        .arg(&out)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    for want in [
+        "machine: ",
+        "gradlab fast: ",
+        "onnxruntime: onnxruntime ",
+        "tensorflow",
+        "torch",
+    ] {
+        assert!(t.contains(want), "no {want:?} in:\n{t}");
+    }
+    let header = t
+        .lines()
+        .find(|l| l.starts_with("task "))
+        .unwrap_or_else(|| panic!("no header:\n{t}"));
+    assert!(
+        header.contains("gradlab fast") && header.contains("fast / onnxruntime"),
+        "{header}"
+    );
+    for row in ["inference  2", "training   2"] {
+        assert!(t.lines().any(|l| l.starts_with(row)), "no {row:?} row:\n{t}");
+    }
+    // The inference row holds gradlab's fast path over onnxruntime.
+    assert!(
+        t.lines().any(|l| l.starts_with("inference  2") && l.contains('×')),
+        "{t}"
+    );
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    for (side, cell) in [
+        ("gradlab fast", "infer 2"),
+        ("gradlab fast", "train 2"),
+        ("onnxruntime", "infer 2"),
+    ] {
+        let v = &doc["figures"][side][cell][0];
+        assert!(v.as_f64().is_some_and(|v| v > 0.0), "{side} {cell}: {doc}");
+    }
+}

@@ -9,7 +9,7 @@
 //! | model | batch of `b` | items | loss, optimizer (as the model's crate trains it) |
 //! |---|---|---|---|
 //! | `mnist-cnn` | `[b, 1, 28, 28]` real digits (mnist-5k) | images | softmax cross-entropy, Adam 1e-3 (ε 1e-7) |
-//! | `mnist-cnn-fast` | the same model with `fast_path` (fastconv's conv+ReLU(+pool) ops; flex, wgpu, vulkan, ndarray — not remote) | images | the same |
+//! | `mnist-cnn-fast` | the same model with `fast_path` (fastconv's conv+ReLU(+pool) ops; flex, wgpu, vulkan, ndarray — not remote; inference on flex: fastconv's packed forward, as `mnist-cnn eval` runs it) | images | the same |
 //! | `sentiment` | `[b, 50]` word ids + mask | sentences | BCE on logits, Adam 1e-3 |
 //! | `rnn` | `[b, 25]` characters, `b` streams | characters (`25·b`) | summed CE over 25 steps, Adagrad 0.1, clip ±5 |
 //! | `xor-backprop` | `[b, 3]` XOR rows | samples | ½ Σ (ŷ − y)², SGD 1.0 |
@@ -307,8 +307,9 @@ fn cnn_job(device: &Device, batch: usize, w: &Weights, fast: bool) -> Result<Box
     let m = gradlab::checkpoint::load_module_bytes(mnist_cnn::model::Cnn::new(ad), w.bytes.to_vec(), w.what)?
         .with_fast_path(fast);
     let (px, labels) = digits(batch)?;
-    let b = (floats(px, [batch, 1, 28, 28], ad), ints(labels, [batch], ad));
-    Ok(Box::new(Job {
+    let b = (floats(px.clone(), [batch, 1, 28, 28], ad), ints(labels, [batch], ad));
+    let predictor = mnist_cnn::inference::Predictor::new(&m, device)?;
+    let job = Job {
         inference: m.valid(),
         model: m,
         optim: mnist_cnn::training::optimizer(),
@@ -321,7 +322,51 @@ fn cnn_job(device: &Device, batch: usize, w: &Weights, fast: bool) -> Result<Box
             mnist_cnn::training::loss(m.forward(b.0.clone()), b.1.clone())
         },
         output: |m, b| m.forward(b.0.clone()),
+    };
+    if !predictor.is_packed() {
+        return Ok(Box::new(job));
+    }
+    Ok(Box::new(PackedCnnJob {
+        job,
+        predictor,
+        images: px,
     }))
+}
+
+/// The fast CNN on flex: training as [`Job`], inference (and the conformance check's outputs)
+/// through mnist-cnn's [`Predictor`](mnist_cnn::inference::Predictor), fastconv's packed forward —
+/// what `mnist-cnn eval`/`predict` and gradlab-web run.
+struct PackedCnnJob {
+    job: Job<mnist_cnn::model::Cnn, (Tensor<4>, Tensor<1, Int>)>,
+    predictor: mnist_cnn::inference::Predictor,
+    /// The batch's pixels, as the predictor takes them.
+    images: Vec<f32>,
+}
+
+impl Workload for PackedCnnJob {
+    fn train_step(&mut self) -> Result<()> {
+        self.job.train_step()
+    }
+
+    fn infer_step(&mut self) -> Result<()> {
+        std::hint::black_box(self.predictor.logits(&self.images)?);
+        Ok(())
+    }
+
+    fn items(&self) -> usize {
+        self.job.items()
+    }
+
+    fn probe(&mut self, k: usize) -> Result<Probe> {
+        let mut probe = self.job.probe(k)?;
+        probe.outputs = self
+            .predictor
+            .logits(&self.images)?
+            .into_iter()
+            .map(f64::from)
+            .collect();
+        Ok(probe)
+    }
 }
 
 /// The seed sentiment model on random sentences of 3 to 50 word ids.

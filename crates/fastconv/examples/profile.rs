@@ -5,23 +5,12 @@
 //!
 //! `cargo build --release --workspace --examples && target/release/examples/profile [batch]`
 
-use std::time::Instant;
+mod timing;
+
+use timing::median_ms;
 
 use fastconv::gemm::{Mat, matmul};
 use fastconv::kernels::{self, Geometry};
-
-fn median_ms(reps: usize, mut f: impl FnMut()) -> f64 {
-    f();
-    let mut t: Vec<f64> = (0..reps)
-        .map(|_| {
-            let s = Instant::now();
-            f();
-            s.elapsed().as_secs_f64() * 1e3
-        })
-        .collect();
-    t.sort_by(f64::total_cmp);
-    t[reps / 2]
-}
 
 fn main() {
     let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(32);

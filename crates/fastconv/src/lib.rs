@@ -7,6 +7,8 @@
 //!
 //! - [`kernels`]: the arithmetic on slices (forward, backward), generic over f32/f64.
 //! - [`cube`]: the CubeCL kernels (forward in one launch, backward in three or four).
+//! - [`infer`]: inference without autodiff — a packed, channels-last forward of a chain of
+//!   convolution blocks and dense layers on host slices (mnist-cnn's `Predictor`).
 //! - [`gemm`]: the safe wrapper around the `gemm` crate (with [`memory`], the only `unsafe` in
 //!   the workspace).
 //! - [`ext`]: the `#[backend_extension]` trait and its Flex, CubeBackend (with the fusion
@@ -21,6 +23,7 @@
 pub mod cube;
 pub mod ext;
 pub mod gemm;
+pub mod infer;
 pub mod kernels;
 pub mod memory;
 

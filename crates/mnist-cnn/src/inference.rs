@@ -8,7 +8,6 @@ use anyhow::{Context, Result, bail, ensure};
 use burn::data::dataloader::DataLoaderBuilder;
 use burn::data::dataset::Dataset;
 use burn::module::Module;
-use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 use gradlab::report::ConfusionMatrix;
 use serde::{Deserialize, Serialize};
@@ -138,8 +137,172 @@ impl ModelInfo {
     }
 }
 
-/// Evaluate `model` on `data` without gradients (the model is moved to validation mode).
+/// A model ready to classify: fastconv's packed inference forward ([`fastconv::infer`]: no
+/// autodiff, no tensors, weights packed once) where the model's fast path is on and the device
+/// is flex (the CPU), burn's forward on the device elsewhere. The two are the same function
+/// (`tests/mnist-cnn/model.rs` compares them); make one per loaded model and keep it.
+#[derive(Debug, Clone)]
+pub struct Predictor {
+    model: Cnn,
+    packed: Option<fastconv::infer::Network>,
+    device: Device,
+}
+
+impl Predictor {
+    /// `model` (moved to validation mode) ready for inference on `device`.
+    pub fn new(model: &Cnn, device: &Device) -> Result<Self> {
+        let device = device.clone().without_autodiff();
+        let model = model.valid();
+        let packed = if model.fast_path() && fastconv::is_fast(&device) {
+            Some(model.packed()?)
+        } else {
+            None
+        };
+        Ok(Predictor { model, packed, device })
+    }
+
+    /// Which code runs the forward pass, in words.
+    pub fn path(&self) -> &'static str {
+        if self.packed.is_some() {
+            "fastconv's packed inference forward (fast_path, flex)"
+        } else {
+            "burn's forward on the device"
+        }
+    }
+
+    /// Whether the forward pass is fastconv's packed one.
+    pub fn is_packed(&self) -> bool {
+        self.packed.is_some()
+    }
+
+    /// The model (validation mode).
+    pub fn model(&self) -> &Cnn {
+        &self.model
+    }
+
+    /// The class logits of `n` images given as `n · 784` values (pixels / 255, row after row),
+    /// `n · 10` values.
+    pub fn logits(&self, images: &[f32]) -> Result<Vec<f32>> {
+        ensure!(
+            images.len().is_multiple_of(PIXELS),
+            "{} values are not a whole number of {PIXELS}-pixel images",
+            images.len()
+        );
+        match &self.packed {
+            Some(network) => Ok(network.forward(images)?),
+            None => {
+                let n = images.len() / PIXELS;
+                let x = Tensor::<4>::from_data(
+                    TensorData::new(images.to_vec(), [n, 1, IMAGE_SIDE, IMAGE_SIDE]),
+                    &self.device,
+                );
+                self.model
+                    .forward(x)
+                    .into_data()
+                    .convert::<f32>()
+                    .try_to_vec::<f32>()
+                    .map_err(|e| anyhow::anyhow!("reading the logits: {e:?}"))
+            }
+        }
+    }
+
+    /// Class probabilities for one 28×28 image (pixels 0–255, white digit on black).
+    pub fn predict(&self, pixels: &[u8]) -> Result<[f32; NUM_CLASSES]> {
+        ensure!(pixels.len() == PIXELS, "expected {PIXELS} pixels, got {}", pixels.len());
+        let x: Vec<f32> = pixels.iter().map(|&p| p as f32 / 255.0).collect();
+        Ok(softmax_row(&self.logits(&x)?))
+    }
+
+    /// [`predict`](Self::predict), and the first layer's 32 feature maps of the image (burn's
+    /// stock convolution on the device).
+    pub fn predict_with_maps(&self, pixels: &[u8]) -> Result<DigitInsight> {
+        let probabilities = self.predict(pixels)?;
+        let maps = self
+            .model
+            .first_layer(image_tensor(pixels, &self.device)?)
+            .into_data()
+            .convert::<f32>();
+        Ok(DigitInsight {
+            probabilities,
+            feature_maps: maps.iter::<f32>().collect(),
+        })
+    }
+
+    /// Loss, accuracy and confusion matrix on `data`, `batch_size` images at a time.
+    pub fn evaluate<D>(&self, data: D, batch_size: usize) -> Result<EvalResult>
+    where
+        D: Dataset<MnistItem> + 'static,
+    {
+        let Some(network) = &self.packed else {
+            return evaluate_on_device(&self.model, data, batch_size, &self.device);
+        };
+        let mut confusion = ConfusionMatrix::new(NUM_CLASSES);
+        let mut loss_sum = 0.0f64;
+        let (mut images, mut labels) = (Vec::new(), Vec::new());
+        let mut logits = Vec::new();
+        let total = data.len();
+        let mut next = 0;
+        while next < total {
+            let end = (next + batch_size.max(1)).min(total);
+            images.clear();
+            labels.clear();
+            for i in next..end {
+                let item = data
+                    .get(i)
+                    .with_context(|| format!("evaluation item {i} of {total} is missing"))?;
+                images.extend(item.pixels.iter().map(|&p| p as f32 / 255.0));
+                labels.push(item.label as usize);
+            }
+            logits.resize(labels.len() * NUM_CLASSES, 0.0);
+            network.forward_into(&images, &mut logits)?;
+            for (row, &truth) in logits.chunks_exact(NUM_CLASSES).zip(&labels) {
+                ensure!(truth < NUM_CLASSES, "label {truth} is not a digit");
+                let (best, max) =
+                    row.iter().enumerate().fold(
+                        (0, f32::NEG_INFINITY),
+                        |(bi, bv), (i, &v)| if v > bv { (i, v) } else { (bi, bv) },
+                    );
+                let max = max as f64;
+                let sum: f64 = row.iter().map(|&v| (v as f64 - max).exp()).sum();
+                loss_sum += max + sum.ln() - row[truth] as f64;
+                confusion.add(truth, best);
+            }
+            next = end;
+        }
+        Ok(EvalResult {
+            loss: loss_sum / total.max(1) as f64,
+            accuracy: confusion.accuracy(),
+            count: total,
+            confusion,
+        })
+    }
+}
+
+fn softmax_row(logits: &[f32]) -> [f32; NUM_CLASSES] {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut out = [0f32; NUM_CLASSES];
+    let mut sum = 0.0;
+    for (o, &z) in out.iter_mut().zip(logits) {
+        *o = (z - max).exp();
+        sum += *o;
+    }
+    for o in &mut out {
+        *o /= sum;
+    }
+    out
+}
+
+/// Evaluate `model` on `data` without gradients (the model is moved to validation mode):
+/// through [`Predictor`], so the fast path on flex runs fastconv's packed forward.
 pub fn evaluate<D>(model: &Cnn, data: D, batch_size: usize, device: &Device) -> Result<EvalResult>
+where
+    D: Dataset<MnistItem> + 'static,
+{
+    Predictor::new(model, device)?.evaluate(data, batch_size)
+}
+
+/// [`evaluate`] with burn's forward on `device`, batches made by burn's data loader.
+fn evaluate_on_device<D>(model: &Cnn, data: D, batch_size: usize, device: &Device) -> Result<EvalResult>
 where
     D: Dataset<MnistItem> + 'static,
 {
@@ -183,19 +346,10 @@ fn image_tensor(pixels: &[u8], device: &Device) -> Result<Tensor<4>> {
     ))
 }
 
-fn probabilities(model: &Cnn, images: Tensor<4>) -> [f32; NUM_CLASSES] {
-    let probs = softmax(model.forward(images), 1).into_data();
-    let mut out = [0f32; NUM_CLASSES];
-    for (o, p) in out.iter_mut().zip(probs.iter::<f32>()) {
-        *o = p;
-    }
-    out
-}
-
-/// Class probabilities for one 28×28 image (pixels 0–255, white digit on black).
+/// Class probabilities for one 28×28 image (pixels 0–255, white digit on black); a caller
+/// with many images makes one [`Predictor`] instead (this packs the weights each call).
 pub fn predict(model: &Cnn, pixels: &[u8], device: &Device) -> Result<[f32; NUM_CLASSES]> {
-    let device = device.clone().without_autodiff();
-    Ok(probabilities(&model.valid(), image_tensor(pixels, &device)?))
+    Predictor::new(model, device)?.predict(pixels)
 }
 
 /// Number of first-layer feature maps ([`DigitInsight::feature_maps`]).
@@ -215,12 +369,5 @@ pub struct DigitInsight {
 
 /// [`predict`], and the first layer's 32 feature maps of the image.
 pub fn predict_with_maps(model: &Cnn, pixels: &[u8], device: &Device) -> Result<DigitInsight> {
-    let device = device.clone().without_autodiff();
-    let model = model.valid();
-    let images = image_tensor(pixels, &device)?;
-    let maps = model.first_layer(images.clone()).into_data().convert::<f32>();
-    Ok(DigitInsight {
-        probabilities: probabilities(&model, images),
-        feature_maps: maps.iter::<f32>().collect(),
-    })
+    Predictor::new(model, device)?.predict_with_maps(pixels)
 }

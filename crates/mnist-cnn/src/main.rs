@@ -12,7 +12,7 @@ use gradlab::exchange::FileKind;
 use mnist_cnn::config::MnistConfig;
 use mnist_cnn::data::DatasetName;
 use mnist_cnn::exchange::{Layout, export_onnx, export_safetensors, import_run};
-use mnist_cnn::inference::{LoadedModel, evaluate, load_model, predict};
+use mnist_cnn::inference::{LoadedModel, Predictor, load_model};
 use mnist_cnn::preprocess::{Fit, read_digit_image};
 use mnist_cnn::training::{TrainOptions, train};
 
@@ -271,7 +271,9 @@ fn eval_command(cfg: &MnistConfig, model: &ModelArg) -> Result<()> {
     let loaded = load_model(&path, &backend.device)?;
     let splits = model_test_split(&loaded, cfg)?;
     println!("data: {}", splits.description);
-    let r = evaluate(&loaded.model, splits.test, 256, &backend.device)?;
+    let predictor = Predictor::new(&loaded.model, &backend.device)?;
+    println!("forward: {}", predictor.path());
+    let r = predictor.evaluate(splits.test, 256)?;
     println!(
         "model {}: accuracy {:.2}% (loss {:.4}) on {}\n",
         loaded.path.display(),
@@ -319,7 +321,9 @@ fn predict_command(
         }
         (None, None) => bail!("give --image FILE or --index N"),
     };
-    let probs = predict(&loaded.model, &pixels, &backend.device)?;
+    let predictor = Predictor::new(&loaded.model, &backend.device)?;
+    println!("forward: {}", predictor.path());
+    let probs = predictor.predict(&pixels)?;
     let best = (0..probs.len())
         .max_by(|&a, &b| probs[a].total_cmp(&probs[b]))
         .unwrap_or(0);

@@ -181,6 +181,64 @@ impl Cnn {
         x
     }
 
+    /// The model packed for fastconv's inference path ([`fastconv::infer`]): the same function
+    /// as [`forward`](Self::forward), on host `f32` slices, its weights laid out once for its
+    /// GEMMs. Weights are read back from the model's device.
+    pub fn packed(&self) -> anyhow::Result<fastconv::infer::Network> {
+        use fastconv::infer::{LayerSpec, Network};
+        fn host<const D: usize>(t: Tensor<D>) -> anyhow::Result<Vec<f32>> {
+            t.into_data()
+                .convert::<f32>()
+                .try_to_vec::<f32>()
+                .map_err(|e| anyhow::anyhow!("reading the model's weights: {e:?}"))
+        }
+        let conv = |c: &Conv2d| -> anyhow::Result<(Vec<f32>, Vec<f32>, usize, usize)> {
+            let [o, _, k, _] = c.weight.dims();
+            let bias = match &c.bias {
+                Some(b) => host(b.val())?,
+                None => vec![0.0; o],
+            };
+            Ok((host(c.weight.val())?, bias, o, k))
+        };
+        let dense = |l: &Linear| -> anyhow::Result<(Vec<f32>, Vec<f32>, usize)> {
+            let [_, o] = l.weight.dims();
+            let bias = match &l.bias {
+                Some(b) => host(b.val())?,
+                None => vec![0.0; o],
+            };
+            Ok((host(l.weight.val())?, bias, o))
+        };
+        let (c1, c2, c3) = (conv(&self.conv1)?, conv(&self.conv2)?, conv(&self.conv3)?);
+        let (f1, f2) = (dense(&self.fc1)?, dense(&self.fc2)?);
+        fn spec(c: &(Vec<f32>, Vec<f32>, usize, usize), pool: bool) -> LayerSpec<'_> {
+            LayerSpec::Conv {
+                weight: &c.0,
+                bias: &c.1,
+                c_out: c.2,
+                k: c.3,
+                pool,
+            }
+        }
+        let layers = [
+            spec(&c1, true),
+            spec(&c2, true),
+            spec(&c3, false),
+            LayerSpec::Dense {
+                weight: &f1.0,
+                bias: &f1.1,
+                d_out: f1.2,
+                relu: true,
+            },
+            LayerSpec::Dense {
+                weight: &f2.0,
+                bias: &f2.1,
+                d_out: f2.2,
+                relu: false,
+            },
+        ];
+        Network::new(IMAGE_SIDE, 1, &layers).map_err(|e| anyhow::anyhow!("packing the seed CNN: {e}"))
+    }
+
     /// A Keras-style summary: each layer's output shape and parameter count, and the total.
     pub fn summary(&self, device: &Device) -> String {
         let params = [

@@ -208,7 +208,6 @@ pub async fn digit(State(s): State<Arc<AppState>>, headers: HeaderMap, body: Res
         .mnist
         .clone()
         .map_err(|why| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("no digit model: {why}")))?;
-    let device = s.backend.device.clone();
     let (insight, pixels, notes, warnings) = infer(&s, move || {
         let (pixels, notes, warnings) = match given {
             Some(pixels) => (pixels, Vec::new(), Vec::new()),
@@ -219,7 +218,7 @@ pub async fn digit(State(s): State<Arc<AppState>>, headers: HeaderMap, body: Res
                 (img.pixels, img.notes, img.warnings)
             }
         };
-        let insight = mnist_cnn::inference::predict_with_maps(&served.model, &pixels, &device).map_err(internal)?;
+        let insight = served.model.predict_with_maps(&pixels).map_err(internal)?;
         Ok((insight, pixels, notes, warnings))
     })
     .await?;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use gradlab::ResolvedBackend;
 use gradlab::runs::choose_model;
-use mnist_cnn::model::Cnn;
+use mnist_cnn::inference::Predictor;
 use sentiment::inference::Classifier;
 
 /// Where a model comes from and what it is (the `describe` line of `predict`).
@@ -32,7 +32,7 @@ pub struct AppState {
     /// The backend inference runs on.
     pub backend: ResolvedBackend,
     /// The digit classifier.
-    pub mnist: Slot<Cnn>,
+    pub mnist: Slot<Predictor>,
     /// The sentiment classifier.
     pub sentiment: Slot<Classifier>,
     /// The runs folder (`runs/`, holding `mnist-cnn/`, `sentiment/`, …).
@@ -83,7 +83,8 @@ impl AppState {
             MNIST_MODEL,
             "--mnist-model",
             "cargo run -p mnist-cnn --release",
-            |p| Ok(mnist_cnn::inference::load_model(p, &device)?.model),
+            // Packed once here: on flex with the fast path, fastconv's inference forward.
+            |p| Predictor::new(&mnist_cnn::inference::load_model(p, &device)?.model, &device),
         )?;
         let sentiment = slot(
             opts.sentiment_model.as_deref(),

@@ -2,6 +2,7 @@
 //! of one per file (the layout cargo's book suggests for large suites).
 
 mod burn_op;
+mod infer;
 mod kernels;
 
 /// Held by each test that runs the CubeCL kernels on wgpu, so they never run at once.

@@ -111,3 +111,62 @@ fn fast_path_equals_the_stock_model_on_flex_ndarray_and_wgpu() {
         }
     }
 }
+
+/// What `eval`, `predict` and gradlab-web run on flex with the fast path — fastconv's packed
+/// inference forward ([`Predictor`](mnist_cnn::inference::Predictor)) — is the stock model's
+/// function: logits within 1e-5 of the largest (as above) at batch sizes 1, 32 and 257 (groups
+/// of uneven size) on real digits; the same accuracy, and a loss within 1e-5, on the
+/// mnist-5k test split as burn's forward; and on other backends, or with the fast path off,
+/// the predictor runs burn's forward.
+#[test]
+fn the_packed_predictor_equals_the_stock_model_on_flex() {
+    use burn::tensor::TensorData;
+    use mnist_cnn::inference::Predictor;
+    let device = Device::flex();
+    let stock = gradlab::seeded(&device, 5, || Cnn::new(&device));
+    let fast = Predictor::new(&stock.clone().with_fast_path(true), &device).unwrap();
+    let slow = Predictor::new(&stock, &device).unwrap();
+    assert!(
+        fast.is_packed() && !slow.is_packed(),
+        "{} / {}",
+        fast.path(),
+        slow.path()
+    );
+    let splits = mnist_cnn::data::load(&MnistConfig::default()).unwrap();
+    use burn::data::dataset::Dataset;
+    let pixels: Vec<f32> = (0..257)
+        .flat_map(|i| splits.test.get(i).unwrap().pixels.into_iter().map(|p| p as f32 / 255.0))
+        .collect();
+    for n in [1, 32, 257] {
+        let x = &pixels[..n * 784];
+        let want: Vec<f32> = stock
+            .forward(Tensor::<4>::from_data(
+                TensorData::new(x.to_vec(), [n, 1, 28, 28]),
+                &device,
+            ))
+            .into_data()
+            .iter::<f32>()
+            .collect();
+        let got = fast.logits(x).unwrap();
+        assert_eq!(
+            slow.logits(x).unwrap(),
+            want,
+            "batch {n}: burn's forward through the predictor"
+        );
+        let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let d = got.iter().zip(&want).fold(0f32, |m, (a, b)| m.max((a - b).abs())) / scale;
+        assert!(d < 1e-5, "batch {n}: logits differ by {d:e} of the largest");
+    }
+    let (a, b) = (
+        fast.evaluate(splits.test.clone(), 256).unwrap(),
+        slow.evaluate(splits.test.clone(), 256).unwrap(),
+    );
+    assert_eq!((a.count, a.accuracy), (b.count, b.accuracy));
+    assert!(
+        (a.loss - b.loss).abs() < 1e-5 * b.loss.max(1.0),
+        "{} vs {}",
+        a.loss,
+        b.loss
+    );
+    assert!(fast.logits(&pixels[..100]).is_err(), "not a whole image");
+}
