@@ -263,7 +263,7 @@ fn digits(n: usize) -> Result<(Vec<f32>, Vec<i64>)> {
     let mut ys = Vec::with_capacity(n);
     for k in 0..n {
         let i = (k * DIGIT_STRIDE) % count;
-        px.extend(pixels[i * 784..(i + 1) * 784].iter().map(|&p| p as f32 / 255.0));
+        px.extend(mnist_cnn::data::scaled(&pixels[i * 784..(i + 1) * 784]));
         ys.push(labels[i] as i64);
     }
     Ok((px, ys))

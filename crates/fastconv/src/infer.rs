@@ -351,9 +351,10 @@ impl Network {
             let mut guard = cell.borrow_mut();
             let Scratch { cols, out, act } = &mut *guard;
             let cols = grow(cols, m * self.cols_len);
-            let out = grow(out, m * self.act_len);
-            let act = grow(act, m * self.act_len);
-            // The current activation: the images, then `act`.
+            let mut out = grow(out, m * self.act_len);
+            let mut act = grow(act, m * self.act_len);
+            // The current activation: the images, then `act` (a layer without a pool writes
+            // `out` and swaps the two).
             let mut in_act = false;
             let mut width = self.input_len();
             for layer in &self.layers {
@@ -376,16 +377,12 @@ impl Network {
                         let cols = &mut cols[..rows * row];
                         let planar = im2col(x, cols, m, (s, c, k, cs));
                         let z = &mut out[..rows * co];
-                        let cols = &*cols;
-                        // Rows r0..r1 of the matrix, as stored.
-                        let view = |r0: usize, r1: usize| {
-                            if planar {
-                                Mat::new(&cols[r0..], r1 - r0, row, 1, rows)
-                            } else {
-                                Mat::row_major(&cols[r0 * row..r1 * row], r1 - r0, row)
-                            }
+                        let a = if planar {
+                            Mat::row_major(cols, row, rows)?.t()
+                        } else {
+                            Mat::row_major(cols, rows, row)?
                         };
-                        matmul(z, view(0, rows)?, Mat::row_major(w, row, co)?, false, false)?;
+                        matmul(z, a, Mat::row_major(w, row, co)?, false, false)?;
                         if *pool {
                             let ps = cs / 2;
                             pool_relu(z, &mut act[..m * ps * ps * co], m, cs, b);
@@ -396,7 +393,7 @@ impl Network {
                                     *v = larger(*v + bias, 0.0);
                                 }
                             }
-                            act[..rows * co].copy_from_slice(z);
+                            std::mem::swap(&mut out, &mut act);
                             width = cs * cs * co;
                         }
                     }
@@ -423,7 +420,7 @@ impl Network {
                                 }
                             }
                         }
-                        act[..m * d_out].copy_from_slice(z);
+                        std::mem::swap(&mut out, &mut act);
                         width = *d_out;
                     }
                 }

@@ -229,6 +229,12 @@ pub struct MnistBatch {
     pub targets: Tensor<1, Int>,
 }
 
+/// The model's input scale: pixels (0–255) / 255, as [`MnistBatcher`] feeds them and
+/// [`crate::inference::Predictor`] takes them.
+pub fn scaled(pixels: &[u8]) -> impl Iterator<Item = f32> + '_ {
+    pixels.iter().map(|&p| p as f32 / 255.0)
+}
+
 /// Turns items into one contiguous image tensor and one label tensor.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MnistBatcher;
@@ -239,7 +245,7 @@ impl Batcher<MnistItem, MnistBatch> for MnistBatcher {
         let mut pixels = Vec::with_capacity(n * PIXELS);
         let mut labels = Vec::with_capacity(n);
         for item in &items {
-            pixels.extend(item.pixels.iter().map(|&p| p as f32 / 255.0));
+            pixels.extend(scaled(&item.pixels));
             labels.push(item.label as i64);
         }
         MnistBatch {

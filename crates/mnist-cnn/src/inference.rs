@@ -13,7 +13,7 @@ use gradlab::report::ConfusionMatrix;
 use serde::{Deserialize, Serialize};
 
 use crate::config::MnistConfig;
-use crate::data::{MnistBatcher, MnistItem, PIXELS};
+use crate::data::{MnistBatcher, MnistItem, PIXELS, scaled};
 use crate::model::{Cnn, IMAGE_SIDE, NUM_CLASSES};
 
 /// Loss, accuracy and confusion matrix of a model on a data set.
@@ -208,20 +208,16 @@ impl Predictor {
 
     /// Class probabilities for one 28×28 image (pixels 0–255, white digit on black).
     pub fn predict(&self, pixels: &[u8]) -> Result<[f32; NUM_CLASSES]> {
-        ensure!(pixels.len() == PIXELS, "expected {PIXELS} pixels, got {}", pixels.len());
-        let x: Vec<f32> = pixels.iter().map(|&p| p as f32 / 255.0).collect();
-        Ok(softmax_row(&self.logits(&x)?))
+        Ok(softmax_row(&self.logits(&one_image(pixels)?)?))
     }
 
     /// [`predict`](Self::predict), and the first layer's 32 feature maps of the image (burn's
     /// stock convolution on the device).
     pub fn predict_with_maps(&self, pixels: &[u8]) -> Result<DigitInsight> {
-        let probabilities = self.predict(pixels)?;
-        let maps = self
-            .model
-            .first_layer(image_tensor(pixels, &self.device)?)
-            .into_data()
-            .convert::<f32>();
+        let x = one_image(pixels)?;
+        let probabilities = softmax_row(&self.logits(&x)?);
+        let image = Tensor::<4>::from_data(TensorData::new(x, [1, 1, IMAGE_SIDE, IMAGE_SIDE]), &self.device);
+        let maps = self.model.first_layer(image).into_data().convert::<f32>();
         Ok(DigitInsight {
             probabilities,
             feature_maps: maps.iter::<f32>().collect(),
@@ -250,7 +246,7 @@ impl Predictor {
                 let item = data
                     .get(i)
                     .with_context(|| format!("evaluation item {i} of {total} is missing"))?;
-                images.extend(item.pixels.iter().map(|&p| p as f32 / 255.0));
+                images.extend(scaled(&item.pixels));
                 labels.push(item.label as usize);
             }
             logits.resize(labels.len() * NUM_CLASSES, 0.0);
@@ -336,14 +332,10 @@ where
     })
 }
 
-/// One 28×28 image (pixels 0–255, white digit on black) as the model's input `[1, 1, 28, 28]`.
-fn image_tensor(pixels: &[u8], device: &Device) -> Result<Tensor<4>> {
+/// One 28×28 image (pixels 0–255, white digit on black) as the model's input values.
+fn one_image(pixels: &[u8]) -> Result<Vec<f32>> {
     ensure!(pixels.len() == PIXELS, "expected {PIXELS} pixels, got {}", pixels.len());
-    let x: Vec<f32> = pixels.iter().map(|&p| p as f32 / 255.0).collect();
-    Ok(Tensor::<4>::from_data(
-        TensorData::new(x, [1, 1, IMAGE_SIDE, IMAGE_SIDE]),
-        device,
-    ))
+    Ok(scaled(pixels).collect())
 }
 
 /// Class probabilities for one 28×28 image (pixels 0–255, white digit on black); a caller
