@@ -152,14 +152,16 @@ fn tiny_train_eval_predict_round_trip() {
         "{saved}"
     );
 
-    // eval and predict take the test limit from the model (100), not from a flag.
+    // eval and predict take the test limit from the model (100), not from a flag, and say which
+    // forward pass ran: with the fast path on flex, fastconv's packed one.
+    let packed = "forward: fastconv's packed inference forward (fast_path, flex)";
     let common = ["--backend", "flex", "--out", "runs"];
     let mut eval: Vec<&str> = common.to_vec();
     eval.push("eval");
     let o = mnist_cnn(&eval, d);
     let t = text(&o);
     assert!(
-        o.status.success() && t.contains("on 100 images") && t.contains("recall"),
+        o.status.success() && t.contains("on 100 images") && t.contains("recall") && t.contains(packed),
         "{t}"
     );
 
@@ -168,7 +170,7 @@ fn tiny_train_eval_predict_round_trip() {
     let o = mnist_cnn(&predict, d);
     let t = text(&o);
     assert!(
-        o.status.success() && t.contains("predicted digit:") && t.contains("true label"),
+        o.status.success() && t.contains("predicted digit:") && t.contains("true label") && t.contains(packed),
         "{t}"
     );
     predict.pop();
