@@ -16,7 +16,7 @@ ci:
     bash .ci/run
 
 # Formatting and the builds CI lints (clippy inside them, warnings as errors: the default
-# build, the remote,ndarray build, gradlab's spirv build).
+# build, the remote,ndarray build; a clippy check of every library and binary with spirv).
 lint:
     bash .ci/run lint
 
