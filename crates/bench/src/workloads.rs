@@ -312,7 +312,7 @@ fn cnn_job(device: &Device, batch: usize, w: &Weights, fast: bool) -> Result<Box
     let job = Job {
         inference: m.valid(),
         model: m,
-        optim: mnist_cnn::training::optimizer(),
+        optim: mnist_cnn::training::optimizer(fast),
         lr: mnist_cnn::config::MnistConfig::default().learning_rate,
         sgd_lr: 0.05,
         batch: b,

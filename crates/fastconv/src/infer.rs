@@ -29,6 +29,10 @@
 
 use std::cell::RefCell;
 use std::fmt;
+use std::ops::Range;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
@@ -147,6 +151,27 @@ enum Layer {
 }
 
 impl Layer {
+    /// For a convolution worth sharing with the helper at batch 1 ([`SPLIT_MACS`] or more), the
+    /// output row where the caller's share ends: the first half of the rows, rounded up to
+    /// whole pool windows (the seed CNN's conv2: rows 0–5 of 10 here, 6–9 on the helper).
+    fn split_at(&self) -> Option<usize> {
+        let Layer::Conv {
+            c_in,
+            c_out,
+            k,
+            computed,
+            pool,
+            ..
+        } = *self
+        else {
+            return None;
+        };
+        let unit = if pool { 2 } else { 1 };
+        let units = computed / unit;
+        let macs = computed * computed * k * k * c_in * c_out;
+        (units >= 2 && macs >= SPLIT_MACS).then(|| units.div_ceil(2) * unit)
+    }
+
     /// Values per image this layer writes (the GEMM's output) and its im2col's, if any.
     fn scratch(&self) -> (usize, usize) {
         match *self {
@@ -167,11 +192,16 @@ impl Layer {
 pub struct Network {
     side: usize,
     channels: usize,
-    layers: Vec<Layer>,
+    layers: Arc<[Layer]>,
     outputs: usize,
     /// Per image: the largest activation and the largest im2col.
     act_len: usize,
     cols_len: usize,
+    /// Whether a batch of one image shares its largest convolutions with a helper thread.
+    helper: bool,
+    /// The caller waits for the helper to take its share, rather than doing it when it is late.
+    wait_for_helper: bool,
+    pair: PairSlot,
 }
 
 /// Per-thread buffers, grown to the largest group a thread has run and kept.
@@ -215,11 +245,8 @@ impl Network {
                     k,
                     pool,
                 } => {
-                    check_conv(weight.len(), bias.len(), (c_out, c, k, s), dense_seen).map_err(bad)?;
+                    check_conv(weight.len(), bias.len(), (c_out, c, k, s), (pool, dense_seen)).map_err(bad)?;
                     let o = s - k + 1;
-                    if pool && o < 2 {
-                        return Err(bad(format!("a 2×2 pool of a {o}×{o} output")));
-                    }
                     let computed = if pool { o / 2 * 2 } else { o };
                     let w = pack_conv(weight, c_out, c, k);
                     let layer = Layer::Conv {
@@ -279,11 +306,40 @@ impl Network {
         Ok(Network {
             side,
             channels,
-            layers: packed,
+            layers: packed.into(),
             outputs: d,
             act_len,
             cols_len,
+            helper: rayon::current_num_threads() > 1,
+            wait_for_helper: false,
+            pair: PairSlot::default(),
         })
+    }
+
+    /// Whether a batch of one image shares its largest convolutions with a helper thread (on by
+    /// default where rayon has more than one thread). The helper is started at the first such
+    /// batch, spins for [`SPIN`] after each job and then sleeps; the caller's thread does the
+    /// helper's share itself whenever the helper is asleep, busy or gone, so the answer is
+    /// the same either way.
+    pub fn set_helper(&mut self, on: bool) {
+        self.helper = on;
+    }
+
+    /// Whether [`set_helper`](Self::set_helper) is on.
+    pub fn helper(&self) -> bool {
+        self.helper
+    }
+
+    /// For tests and measurements: the caller waits for the helper to compute every share it
+    /// hands over (waking it if it sleeps), instead of computing a share itself when the helper
+    /// has not taken it yet. Off by default.
+    pub fn set_wait_for_helper(&mut self, wait: bool) {
+        self.wait_for_helper = wait;
+    }
+
+    /// How many shares the helper thread has computed so far (0 before its first batch of one).
+    pub fn helper_jobs(&self) -> u64 {
+        self.pair.jobs()
     }
 
     /// Values per input image.
@@ -322,16 +378,21 @@ impl Network {
         let threads = rayon::current_num_threads().max(1);
         let group = self.group_size(n, threads);
         if n <= group {
-            // One image (or one thread): on this thread alone. Splitting its GEMMs over two
-            // threads was slower here: waking a rayon worker for each split, or handing the
-            // whole forward to one, cost more than half of conv2's 16 µs (measured,
-            // 2-core EPYC VM: 37–58 µs against 29–37 µs alone).
-            return self.run_group(images, out, n);
+            // One image (or one thread): on this thread, its largest convolutions split with
+            // the helper thread (a rayon worker was no use: waking one for each split, or
+            // handing the whole forward to one, cost more than half of conv2's 16 µs —
+            // measured, 2-core EPYC VM: 37–58 µs against 29–37 µs alone).
+            let pair = if n == 1 && self.helper {
+                self.pair.get(&self.layers)
+            } else {
+                None
+            };
+            return self.run_group(images, out, n, pair.as_deref());
         }
         images
             .par_chunks(group * per)
             .zip(out.par_chunks_mut(group * self.outputs))
-            .try_for_each(|(x, y)| self.run_group(x, y, x.len() / per))
+            .try_for_each(|(x, y)| self.run_group(x, y, x.len() / per, None))
     }
 
     /// Images per rayon task: each task's scratch near one core's L2, and the tasks a multiple
@@ -346,7 +407,7 @@ impl Network {
             .unwrap_or(cap)
     }
 
-    fn run_group(&self, images: &[f32], dst: &mut [f32], m: usize) -> Result<(), InferError> {
+    fn run_group(&self, images: &[f32], dst: &mut [f32], m: usize, pair: Option<&Pair>) -> Result<(), InferError> {
         SCRATCH.with(|cell| {
             let mut guard = cell.borrow_mut();
             let Scratch { cols, out, act } = &mut *guard;
@@ -357,42 +418,41 @@ impl Network {
             // `out` and swaps the two).
             let mut in_act = false;
             let mut width = self.input_len();
-            for layer in &self.layers {
+            for (index, layer) in self.layers.iter().enumerate() {
                 let x: &[f32] = if in_act { &act[..m * width] } else { images };
                 match layer {
-                    Layer::Conv {
-                        side,
-                        c_in,
-                        c_out,
-                        k,
-                        computed,
+                    &Layer::Conv {
+                        c_out: co,
+                        computed: cs,
                         pool,
-                        w,
-                        b,
+                        ..
                     } => {
-                        let (s, c, co, k, cs) = (*side, *c_in, *c_out, *k, *computed);
-                        let kc = k * c;
-                        let row = k * kc;
-                        let rows = m * cs * cs;
-                        let cols = &mut cols[..rows * row];
-                        let planar = im2col(x, cols, m, (s, c, k, cs));
-                        let z = &mut out[..rows * co];
-                        let a = if planar {
-                            Mat::row_major(cols, row, rows)?.t()
-                        } else {
-                            Mat::row_major(cols, rows, row)?
-                        };
-                        matmul(z, a, Mat::row_major(w, row, co)?, false, false)?;
-                        if *pool {
-                            let ps = cs / 2;
-                            pool_relu(z, &mut act[..m * ps * ps * co], m, cs, b);
-                            width = ps * ps * co;
-                        } else {
-                            for pos in z.chunks_exact_mut(co) {
-                                for (v, bias) in pos.iter_mut().zip(b) {
-                                    *v = larger(*v + bias, 0.0);
-                                }
+                        // With the helper: this thread computes the first `r` rows, the helper
+                        // the rest from its copy of `x` (or this thread too, when it is late).
+                        let split = pair.zip(layer.split_at());
+                        let mine = split.map_or(cs, |(_, r)| r);
+                        let posted = split.map(|(pair, r)| pair.post(index, x, r..cs));
+                        im2col_band(layer, x, cols, m, 0..mine);
+                        gemm_epilogue(layer, cols, out, act, m, 0..mine)?;
+                        if let (Some((pair, r)), Some(job)) = (split, posted) {
+                            let (theirs, at) = if pool {
+                                (&mut act[..(cs / 2) * (cs / 2) * co], (r / 2) * (cs / 2) * co)
+                            } else {
+                                (&mut out[..cs * cs * co], r * cs * co)
+                            };
+                            if !pair.collect(job, &mut theirs[at..], self.wait_for_helper) {
+                                im2col_band(layer, &pair.job().x, cols, 1, r..cs);
+                                let (z, a) = if pool {
+                                    (&mut out[..], &mut act[at..])
+                                } else {
+                                    (&mut out[at..], &mut [][..])
+                                };
+                                gemm_epilogue(layer, cols, z, a, 1, r..cs)?;
                             }
+                        }
+                        if pool {
+                            width = (cs / 2) * (cs / 2) * co;
+                        } else {
                             std::mem::swap(&mut out, &mut act);
                             width = cs * cs * co;
                         }
@@ -437,13 +497,17 @@ fn check_conv(
     weights: usize,
     biases: usize,
     (c_out, c, k, s): (usize, usize, usize, usize),
-    dense_seen: bool,
+    (pool, dense_seen): (bool, bool),
 ) -> Result<(), String> {
     if dense_seen {
         return Err("a convolution after a dense layer".into());
     }
     if k == 0 || k > s {
         return Err(format!("a {k}×{k} kernel on a {s}×{s} input"));
+    }
+    let o = s - k + 1;
+    if pool && o < 2 {
+        return Err(format!("a 2×2 pool of a {o}×{o} output"));
     }
     let expected = c_out * c * k * k;
     if weights != expected || biases != c_out || c_out == 0 {
@@ -487,19 +551,30 @@ fn pack_dense(weight: &[f32], d_out: usize, flat: Option<(usize, usize)>) -> Vec
     w
 }
 
-/// The im2col matrix of `m` channels-last images `x` (side `s`, `c` channels) for a `k`×`k`
-/// kernel at the `cs`×`cs` positions computed, into `cols`: row-major `[positions, k·k·c]`, or
-/// transposed `[k·k, positions]` for one input channel (then returns true). One input channel
-/// (conv1): tap (ky, kx) is the image shifted, `cs` runs of `cs` values per image (long copies),
-/// where the row-major layout would be k runs of k values per position.
-fn im2col(x: &[f32], cols: &mut [f32], m: usize, (s, c, k, cs): (usize, usize, usize, usize)) -> bool {
-    let (kc, rows) = (k * c, m * cs * cs);
-    let row = k * kc;
+/// The im2col matrix of `m` channels-last images `x` for `layer`'s `k`×`k` kernel at the
+/// positions it computes in the rows `rows` of each image's output (all of them, or a band of
+/// one image shared with the helper), into the start of `cols`: row-major `[positions, k·k·c]`,
+/// or transposed `[k·k, positions]` for one input channel. One input channel (conv1): tap
+/// (ky, kx) is the image shifted, a run of `cs` values per output row (long copies), where the
+/// row-major layout would be k runs of k values per position.
+fn im2col_band(layer: &Layer, x: &[f32], cols: &mut [f32], m: usize, rows: Range<usize>) {
+    let &Layer::Conv {
+        side: s,
+        c_in: c,
+        k,
+        computed: cs,
+        ..
+    } = layer
+    else {
+        return;
+    };
+    let kc = k * c;
+    let n = m * rows.len() * cs;
     if c == 1 {
-        for (tap, dst) in cols.chunks_exact_mut(rows).enumerate() {
+        for (tap, dst) in cols[..k * k * n].chunks_exact_mut(n).enumerate() {
             let (ky, kx) = (tap / k, tap % k);
-            for (i, img) in dst.chunks_exact_mut(cs * cs).enumerate() {
-                for (y, run) in img.chunks_exact_mut(cs).enumerate() {
+            for (i, img) in dst.chunks_exact_mut(rows.len() * cs).enumerate() {
+                for (y, run) in rows.clone().zip(img.chunks_exact_mut(cs)) {
                     let from = (i * s + y + ky) * s + kx;
                     run.copy_from_slice(&x[from..from + cs]);
                 }
@@ -507,25 +582,72 @@ fn im2col(x: &[f32], cols: &mut [f32], m: usize, (s, c, k, cs): (usize, usize, u
         }
     } else {
         // Rows in (image, y, x) order, walked without divisions.
-        let positions = (0..m).flat_map(|i| (0..cs).flat_map(move |y| (0..cs).map(move |xx| (i, y, xx))));
-        for ((i, y, xx), dst) in positions.zip(cols.chunks_exact_mut(row)) {
+        let positions = (0..m).flat_map(|i| rows.clone().flat_map(move |y| (0..cs).map(move |xx| (i, y, xx))));
+        for ((i, y, xx), dst) in positions.zip(cols[..n * k * kc].chunks_exact_mut(k * kc)) {
             for ky in 0..k {
                 let from = ((i * s + y + ky) * s + xx) * c;
                 dst[ky * kc..(ky + 1) * kc].copy_from_slice(&x[from..from + kc]);
             }
         }
     }
-    c == 1
 }
 
-/// `a` = relu(2×2 max-pool of `z` + `b`): `z` the `m` images' `cs`×`cs` channels-last GEMM
-/// output, `a` their `cs/2`×`cs/2` pooled outputs.
-fn pool_relu(z: &[f32], a: &mut [f32], m: usize, cs: usize, b: &[f32]) {
+/// `layer`'s GEMM of the im2col rows [`im2col_band`] left in `cols` (`m` images, output rows
+/// `rows` of each) into the start of `z`, then its epilogue: bias and ReLU in place, or the
+/// 2×2 max-pool, bias and ReLU into the start of `a` (`rows` is even before a pool).
+fn gemm_epilogue(
+    layer: &Layer,
+    cols: &[f32],
+    z: &mut [f32],
+    a: &mut [f32],
+    m: usize,
+    rows: Range<usize>,
+) -> Result<(), InferError> {
+    let Layer::Conv {
+        c_in: c,
+        c_out: co,
+        k,
+        computed: cs,
+        pool,
+        w,
+        b,
+        ..
+    } = layer
+    else {
+        return Ok(());
+    };
+    let (co, cs) = (*co, *cs);
+    let row = k * k * c;
+    let n = m * rows.len() * cs;
+    let cols = &cols[..n * row];
+    let z = &mut z[..n * co];
+    let lhs = if *c == 1 {
+        Mat::row_major(cols, row, n)?.t()
+    } else {
+        Mat::row_major(cols, n, row)?
+    };
+    matmul(z, lhs, Mat::row_major(w, row, co)?, false, false)?;
+    if *pool {
+        pool_relu(z, &mut a[..n / 4 * co], m * rows.len(), cs, b);
+    } else {
+        for pos in z.chunks_exact_mut(co) {
+            for (v, bias) in pos.iter_mut().zip(b) {
+                *v = larger(*v + bias, 0.0);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `a` = relu(2×2 max-pool of `z` + `b`): `z` a channels-last GEMM output of `rows` rows (every
+/// image's, one after the other, each an even number) of `cs` positions, `a` its
+/// `rows/2`×`cs/2` pooled windows.
+fn pool_relu(z: &[f32], a: &mut [f32], rows: usize, cs: usize, b: &[f32]) {
     let (ps, co) = (cs / 2, b.len());
-    let windows = (0..m).flat_map(|i| (0..ps).flat_map(move |py| (0..ps).map(move |px| (i, py, px))));
-    for ((i, py, px), dst) in windows.zip(a.chunks_exact_mut(co)) {
+    let windows = (0..rows / 2).flat_map(|py| (0..ps).map(move |px| (py, px)));
+    for ((py, px), dst) in windows.zip(a.chunks_exact_mut(co)) {
         let at = |dy: usize, dx: usize| {
-            let r = ((i * cs + 2 * py + dy) * cs + 2 * px + dx) * co;
+            let r = ((2 * py + dy) * cs + 2 * px + dx) * co;
             &z[r..r + co]
         };
         let (z0, z1, z2, z3) = (at(0, 0), at(0, 1), at(1, 0), at(1, 1));
@@ -547,3 +669,293 @@ fn larger(a: f32, b: f32) -> f32 {
 
 /// Scratch bytes a group of images may take (near one Zen 4 / recent Xeon core's L2).
 const GROUP_BYTES: usize = 1 << 20;
+
+/// Multiply-accumulates per image from which a convolution is shared with the helper at batch
+/// 1: the seed CNN's conv2 (1.8 M) is; conv1 (0.2 M) and conv3 (0.3 M) are not, their halves
+/// would not pay for the hand-over.
+const SPLIT_MACS: usize = 1 << 20;
+
+/// How long the helper spins for the next job before it sleeps (then the first batch after a
+/// pause runs on the caller's thread alone, and wakes the helper for the next).
+pub const SPIN: Duration = Duration::from_micros(500);
+
+/// The helper's share of one split convolution, as the caller hands it over.
+#[derive(Default)]
+struct Job {
+    /// Layer index.
+    layer: usize,
+    /// The layer's input (one image), copied.
+    x: Vec<f32>,
+    /// The output rows to compute.
+    rows: Range<usize>,
+}
+
+/// What the caller's thread and the helper share. Jobs are numbered from 1: `posted` is the
+/// last one handed over; whoever moves `claimed` from `n − 1` to `n` computes job `n` (the
+/// helper, or the caller when the helper has not taken it by the time the caller's own share
+/// is done); the helper sets `finished` to `n` when its result is in `result`.
+struct Shared {
+    layers: Arc<[Layer]>,
+    posted: AtomicU64,
+    claimed: AtomicU64,
+    finished: AtomicU64,
+    /// Jobs the helper computed.
+    done: AtomicU64,
+    job: Mutex<Job>,
+    result: Mutex<Vec<f32>>,
+    /// The helper's last job failed (the caller then computes it, and meets the error itself).
+    failed: AtomicBool,
+    /// The helper is about to sleep or sleeping: a new job must wake it.
+    sleeping: AtomicBool,
+    /// The helper has stopped (dropped, or its thread ended): nothing to wait for.
+    gone: AtomicBool,
+    stop: AtomicBool,
+}
+
+fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The caller's end of the helper thread.
+struct Pair {
+    shared: Arc<Shared>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    /// Held while a batch of one uses the helper: a second caller at the same time runs alone.
+    user: Mutex<()>,
+}
+
+impl Pair {
+    fn start(layers: &Arc<[Layer]>) -> Option<Pair> {
+        let shared = Arc::new(Shared {
+            layers: layers.clone(),
+            posted: AtomicU64::new(0),
+            claimed: AtomicU64::new(0),
+            finished: AtomicU64::new(0),
+            done: AtomicU64::new(0),
+            job: Mutex::new(Job::default()),
+            result: Mutex::new(Vec::new()),
+            failed: AtomicBool::new(false),
+            sleeping: AtomicBool::new(false),
+            gone: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
+        });
+        let theirs = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("fastconv-infer".into())
+            .spawn(move || helper(&theirs))
+            .ok()?;
+        Some(Pair {
+            shared,
+            thread: Some(thread),
+            user: Mutex::new(()),
+        })
+    }
+
+    /// Hands job (`layer`, `rows` of one image `x`) over; returns its number.
+    fn post(&self, layer: usize, x: &[f32], rows: Range<usize>) -> u64 {
+        let sh = &*self.shared;
+        {
+            let mut job = locked(&sh.job);
+            job.layer = layer;
+            job.x.clear();
+            job.x.extend_from_slice(x);
+            job.rows = rows;
+        }
+        let n = sh.posted.fetch_add(1, Ordering::SeqCst) + 1;
+        if sh.sleeping.load(Ordering::SeqCst)
+            && let Some(t) = &self.thread
+        {
+            t.thread().unpark();
+        }
+        n
+    }
+
+    /// The job handed over (for the caller to compute it itself).
+    fn job(&self) -> MutexGuard<'_, Job> {
+        locked(&self.shared.job)
+    }
+
+    /// Job `n`'s result into `dst`: true when the helper computed it; false when the caller
+    /// must (the helper had not taken it — unless `wait` — failed, or is gone).
+    fn collect(&self, n: u64, dst: &mut [f32], wait: bool) -> bool {
+        let sh = &*self.shared;
+        if !wait
+            && sh
+                .claimed
+                .compare_exchange(n - 1, n, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        {
+            return false;
+        }
+        let mut spins = 0u32;
+        while sh.finished.load(Ordering::Acquire) != n {
+            if sh.gone.load(Ordering::Acquire) {
+                return false;
+            }
+            // Spinning while the helper computes (microseconds); yielding once that is long,
+            // so a helper waiting for this core (one core, a loaded machine) gets it.
+            spins = spins.saturating_add(1);
+            if spins > 4096 {
+                std::thread::yield_now();
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+        if sh.failed.swap(false, Ordering::AcqRel) {
+            return false;
+        }
+        let result = locked(&sh.result);
+        if result.len() != dst.len() {
+            return false;
+        }
+        dst.copy_from_slice(&result);
+        true
+    }
+}
+
+impl Drop for Pair {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            t.thread().unpark();
+            let _ = t.join();
+        }
+    }
+}
+
+/// Marks the helper gone when its thread ends, by return or by panic.
+struct Gone<'a>(&'a Shared);
+
+impl Drop for Gone<'_> {
+    fn drop(&mut self) {
+        self.0.gone.store(true, Ordering::Release);
+    }
+}
+
+/// The helper thread: waits for a job (spinning for [`SPIN`], then asleep), claims it unless the
+/// caller already did, computes it in its own scratch and publishes the result.
+fn helper(sh: &Shared) {
+    let _gone = Gone(sh);
+    let layers = &sh.layers;
+    let mut seen = 0;
+    while let Some(n) = next_job(sh, seen) {
+        seen = n;
+        if sh
+            .claimed
+            .compare_exchange(n - 1, n, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            continue;
+        }
+        let ok = SCRATCH.with(|cell| {
+            let mut guard = cell.borrow_mut();
+            let Scratch { cols, out, act } = &mut *guard;
+            let job = locked(&sh.job);
+            let Some(layer) = layers.get(job.layer) else {
+                return false;
+            };
+            let &Layer::Conv {
+                computed: cs,
+                c_out: co,
+                pool,
+                ..
+            } = layer
+            else {
+                return false;
+            };
+            let (out_len, cols_len) = layer.scratch();
+            let cols = grow(cols, cols_len);
+            let z = grow(out, out_len);
+            let a = grow(act, out_len);
+            im2col_band(layer, &job.x, cols, 1, job.rows.clone());
+            if gemm_epilogue(layer, cols, z, a, 1, job.rows.clone()).is_err() {
+                return false;
+            }
+            let values = job.rows.len() * cs * co;
+            let done: &[f32] = if pool { &a[..values / 4] } else { &z[..values] };
+            let mut result = locked(&sh.result);
+            result.clear();
+            result.extend_from_slice(done);
+            true
+        });
+        sh.failed.store(!ok, Ordering::Release);
+        sh.done.fetch_add(1, Ordering::Relaxed);
+        sh.finished.store(n, Ordering::Release);
+    }
+}
+
+/// The next job after `seen`, or None when the helper is to stop.
+fn next_job(sh: &Shared, seen: u64) -> Option<u64> {
+    let mut since = Instant::now();
+    let mut spins = 0u32;
+    loop {
+        if sh.stop.load(Ordering::Acquire) {
+            return None;
+        }
+        let n = sh.posted.load(Ordering::Acquire);
+        if n != seen {
+            return Some(n);
+        }
+        spins = spins.wrapping_add(1);
+        if spins.is_multiple_of(64) && since.elapsed() > SPIN {
+            sh.sleeping.store(true, Ordering::SeqCst);
+            if sh.posted.load(Ordering::SeqCst) == seen && !sh.stop.load(Ordering::SeqCst) {
+                std::thread::park();
+            }
+            sh.sleeping.store(false, Ordering::SeqCst);
+            since = Instant::now();
+        } else {
+            std::hint::spin_loop();
+        }
+    }
+}
+
+/// The helper of one [`Network`], started at its first batch of one image (a clone starts its
+/// own).
+#[derive(Default)]
+struct PairSlot(OnceLock<Option<Pair>>);
+
+impl PairSlot {
+    /// The helper, started if it was not; None when no thread could be started, or another
+    /// caller is using it right now.
+    fn get(&self, layers: &Arc<[Layer]>) -> Option<PairUse<'_>> {
+        let pair = self.0.get_or_init(|| Pair::start(layers)).as_ref()?;
+        let held = pair.user.try_lock().ok()?;
+        Some(PairUse { pair, _held: held })
+    }
+}
+
+impl PairSlot {
+    fn jobs(&self) -> u64 {
+        match self.0.get() {
+            Some(Some(pair)) => pair.shared.done.load(Ordering::Relaxed),
+            _ => 0,
+        }
+    }
+}
+
+impl Clone for PairSlot {
+    fn clone(&self) -> Self {
+        PairSlot::default()
+    }
+}
+
+impl fmt::Debug for PairSlot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let started = matches!(self.0.get(), Some(Some(_)));
+        write!(f, "PairSlot {{ started: {started} }}")
+    }
+}
+
+/// The helper, held by one caller for one batch.
+struct PairUse<'a> {
+    pair: &'a Pair,
+    _held: MutexGuard<'a, ()>,
+}
+
+impl std::ops::Deref for PairUse<'_> {
+    type Target = Pair;
+    fn deref(&self) -> &Pair {
+        self.pair
+    }
+}

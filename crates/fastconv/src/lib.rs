@@ -9,6 +9,8 @@
 //! - [`cube`]: the CubeCL kernels (forward in one launch, backward in three or four).
 //! - [`infer`]: inference without autodiff — a packed, channels-last forward of a chain of
 //!   convolution blocks and dense layers on host slices (mnist-cnn's `Predictor`).
+//! - [`adam`]: burn's Adam as one in-place pass per parameter on flex (the fast path's
+//!   optimizer; bit-equal to burn's).
 //! - [`gemm`]: the safe wrapper around the `gemm` crate (with [`memory`], the only `unsafe` in
 //!   the workspace).
 //! - [`ext`]: the `#[backend_extension]` trait and its Flex, CubeBackend (with the fusion
@@ -20,6 +22,7 @@
 //! true (the kernels are fast where [`is_fast`] is); anywhere else, the stock
 //! `relu(Conv2d::forward(x))` (then `MaxPool2d::forward`) is the same function.
 
+pub mod adam;
 pub mod cube;
 pub mod ext;
 pub mod gemm;

@@ -19,7 +19,7 @@ fn main() {
     let device = gradlab::backend::host_device().autodiff();
     let mut models = [false, true].map(|fast| {
         let m = gradlab::seeded(&device, 7, || Cnn::new(&device)).with_fast_path(fast);
-        (m, mnist_cnn::training::optimizer(), Vec::new())
+        (m, mnist_cnn::training::optimizer(fast), Vec::new())
     });
     let images: Tensor<4> = Tensor::random([batch, 1, 28, 28], Distribution::Default, &device);
     let labels: Vec<i64> = (0..batch as i64).map(|i| i % 10).collect();

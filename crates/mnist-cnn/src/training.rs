@@ -73,9 +73,19 @@ pub struct Parent {
 }
 
 // ANCHOR: optimizer
-/// The Adam optimizer of the seed (Keras's `epsilon = 1e-7`).
-pub fn optimizer() -> ModuleOptimizer {
-    AdamConfig::new().with_epsilon(1e-7).init()
+/// The Adam optimizer of the seed (Keras's `epsilon = 1e-7`). With the fast path, fastconv's
+/// [`FusedAdam`](fastconv::adam::FusedAdam): the same arithmetic, bit for bit, in one pass per
+/// parameter on flex (burn's Adam anywhere else); the state is the same either way.
+pub fn optimizer(fast_path: bool) -> ModuleOptimizer {
+    let (beta_1, beta_2, epsilon) = (0.9, 0.999, 1e-7);
+    if fast_path {
+        return fastconv::adam::FusedAdam::new(beta_1, beta_2, epsilon).init();
+    }
+    AdamConfig::new()
+        .with_beta_1(beta_1)
+        .with_beta_2(beta_2)
+        .with_epsilon(epsilon)
+        .init()
 }
 // ANCHOR_END: optimizer
 
@@ -195,14 +205,15 @@ fn start(cfg: &MnistConfig, device: &Device, resume: bool, say: &dyn Fn(String))
         return Ok(Start {
             run_dir: new_run_dir(out_dir)?,
             model,
-            optim: optimizer(),
+            optim: optimizer(cfg.fast_path),
             history: Vec::new(),
             first_epoch: 1,
             parent: None,
         });
     }
     let latest = latest_run(out_dir)?;
-    let (model, optim, index) = load_checkpoint::<_, LoopState>(&latest.join("checkpoint"), model, optimizer())?;
+    let (model, optim, index) =
+        load_checkpoint::<_, LoopState>(&latest.join("checkpoint"), model, optimizer(cfg.fast_path))?;
     check_resumable(&index.state.config, cfg)?;
     let finished = latest.join("model.bpk").exists();
     if finished && index.epoch >= cfg.epochs {

@@ -4,11 +4,15 @@
 //! convolution without pool before the dense layers, two dense layers in a row; at batch sizes
 //! 1, 2, 3, 7 and 33 (one group, groups of uneven size); and the refusals.
 //!
+//! Batch 1 also with its largest convolutions shared with the helper thread, pooled and
+//! unpooled: the helper computing every share (whatever the core count), the caller computing
+//! the shares a sleeping helper did not take, and two callers at once.
+//!
 //! Tolerance: 1e-5 of the largest output. Both sides are f32 sums of the same products (≤ 576
 //! per output) in different orders.
 
 use burn::tensor::{Device, Distribution, Tensor};
-use fastconv::infer::{InferError, LayerSpec, Network};
+use fastconv::infer::{InferError, LayerSpec, Network, SPIN};
 
 fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data().iter::<f32>().collect()
@@ -145,6 +149,81 @@ fn the_seed_cnn_equals_burns_stock_layers_at_every_batch_size() {
         dense(64, 10, false, &device),
     ];
     agree("seed CNN", &layers, 28, 1, &device);
+}
+
+/// One image through `layers` with the helper and without, on the same weights: `calls` images
+/// one after the other, a pause longer than the helper's spin before every fifth.
+fn helper_agrees(name: &str, layers: &[Spec], side: usize, channels: usize, device: &Device) {
+    let mut alone = packed(layers, side, channels);
+    alone.set_helper(false);
+    let mut waits = alone.clone();
+    waits.set_helper(true);
+    waits.set_wait_for_helper(true);
+    let mut races = alone.clone();
+    races.set_helper(true);
+    let images: Vec<(Tensor<4>, Vec<f32>)> = (0..20)
+        .map(|_| {
+            let x: Tensor<4> = Tensor::random([1, channels, side, side], Distribution::Uniform(0.0, 1.0), device);
+            let nhwc = host(x.clone().permute([0, 2, 3, 1]));
+            (x, nhwc)
+        })
+        .collect();
+    let mut worst = (0f32, 0f32);
+    for (i, (x, nhwc)) in images.iter().enumerate() {
+        if i % 5 == 4 {
+            std::thread::sleep(SPIN * 4);
+        }
+        let want = alone.forward(nhwc).unwrap();
+        let (w, r) = (waits.forward(nhwc).unwrap(), races.forward(nhwc).unwrap());
+        worst = (worst.0.max(rel(&w, &want)), worst.1.max(rel(&r, &want)));
+        if i < 3 {
+            assert!(
+                rel(&want, &stock(layers, x.clone())) < 1e-5,
+                "{name}: alone against burn's"
+            );
+        }
+    }
+    println!(
+        "{name}: the helper's shares against one thread: {:.2e} (waiting), {:.2e} (racing)",
+        worst.0, worst.1
+    );
+    assert!(worst.0 < 1e-6 && worst.1 < 1e-6, "{name}: {worst:?}");
+    assert_eq!(
+        waits.helper_jobs(),
+        images.len() as u64,
+        "{name}: one share per image, all the helper's"
+    );
+    assert_eq!(alone.helper_jobs(), 0, "{name}: no helper when it is off");
+    // Two callers at once: whichever does not hold the helper runs alone; both answer right.
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                for (_, nhwc) in &images {
+                    let want = alone.forward(nhwc).unwrap();
+                    assert!(rel(&races.forward(nhwc).unwrap(), &want) < 1e-6, "{name}: two callers");
+                }
+            });
+        }
+    });
+}
+
+#[test]
+fn batch_one_with_the_helper_thread_equals_one_thread_and_burns() {
+    let device = gradlab::backend::host_device();
+    let seed = [
+        conv(32, 1, 3, true, &device),
+        conv(64, 32, 3, true, &device),
+        conv(64, 64, 3, false, &device),
+        dense(576, 64, true, &device),
+        dense(64, 10, false, &device),
+    ];
+    helper_agrees("seed CNN (conv2 shared, pooled)", &seed, 28, 1, &device);
+    // 16 → conv 3 → 14×14×64 (1.8 M multiply-adds, shared, no pool) → dense.
+    let unpooled = [conv(64, 16, 3, false, &device), dense(14 * 14 * 64, 10, false, &device)];
+    helper_agrees("unpooled convolution shared", &unpooled, 16, 16, &device);
+    // 15 → conv 3 → 13 (odd: 12 rows computed, shared 6 + 6 before the pool) → 6×6×48.
+    let odd = [conv(48, 24, 3, true, &device), dense(6 * 6 * 48, 5, true, &device)];
+    helper_agrees("odd output before a pool, shared", &odd, 15, 24, &device);
 }
 
 #[test]

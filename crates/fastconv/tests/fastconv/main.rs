@@ -1,6 +1,7 @@
 //! fastconv's integration tests as one test binary, a module per file: one link of burn instead
 //! of one per file (the layout cargo's book suggests for large suites).
 
+mod adam;
 mod burn_op;
 mod infer;
 mod kernels;

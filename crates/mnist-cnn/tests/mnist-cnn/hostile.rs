@@ -586,7 +586,7 @@ fn saved_checkpoint() -> tempfile::TempDir {
     let x = Tensor::<4>::ones([2, 1, 28, 28], &device).mul_scalar(0.5);
     let loss = model.forward(x).powi_scalar(2).mean();
     let grads = burn::optim::GradientsParams::from_grads(loss.backward(), &model);
-    let mut optim = mnist_cnn::training::optimizer();
+    let mut optim = mnist_cnn::training::optimizer(true);
     let model = optim.step(1e-3, model, grads);
     let state = serde_json::json!({"history": [{"epoch": 1, "train_loss": 2.2}], "config": {"epochs": 3}});
     gradlab::checkpoint::save_checkpoint(dir.path(), 1, model, &optim, state).unwrap();
@@ -605,7 +605,7 @@ fn checkpoint_check(good: &Path, file: &str, bytes: &[u8]) -> Result<Read, Strin
         gradlab::checkpoint::load_checkpoint::<Cnn, serde_json::Value>(
             dir.path(),
             Cnn::new(&device),
-            mnist_cnn::training::optimizer(),
+            mnist_cnn::training::optimizer(true),
         )
     }));
     match loaded {
