@@ -595,19 +595,57 @@ fn pre_activation_grad<T: Real>(g: &Geometry, y: &[T], switches: Option<&[u8]>, 
                 for img in 0..g.n {
                     let at = (img * g.o + oc) * hp * wp;
                     let plane = &mut row[img * p..][..p];
-                    for py in 0..hp {
-                        for px in 0..wp {
+                    let outputs = (&y[at..][..hp * wp], &dy[at..][..hp * wp], &switches[at..][..hp * wp]);
+                    let rows = outputs.0.chunks_exact(wp).zip(outputs.1.chunks_exact(wp));
+                    for (py, ((y, dy), sw)) in rows.zip(outputs.2.chunks_exact(wp)).enumerate() {
+                        // The window row pair, each window's switch an offset into it.
+                        let pair = &mut plane[2 * py * wo..][..2 * wo];
+                        for (px, ((&yv, &gv), &s)) in y.iter().zip(dy).zip(sw).enumerate() {
                             // Branch-free as in the forward pass: a zero written where the
                             // output was not positive leaves the zeroed plane as it was.
-                            let i = at + py * wp + px;
-                            let s = switches[i] as usize;
-                            plane[(2 * py + s / 2) * wo + 2 * px + s % 2] =
-                                if y[i] > T::ZERO { dy[i] } else { T::ZERO };
+                            let s = s as usize;
+                            pair[(s / 2) * wo + 2 * px + s % 2] = if yv > T::ZERO { gv } else { T::ZERO };
                         }
                     }
                 }
             });
             dz
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::add_channel_sums;
+
+    /// Eight chains at a time give each channel exactly its in-order `iter().sum()`: channel
+    /// counts that are and are not a multiple of eight, sums with cancellation and zeros.
+    #[test]
+    fn channel_sums_are_the_in_order_sums_bit_for_bit() {
+        for (o, np) in [(8, 121), (13, 676), (64, 9), (3, 5)] {
+            let dz: Vec<f32> = (0..o * np)
+                .map(|i| {
+                    let v = ((i * 2654435761) % 2001) as f32 / 7.0 - 142.0;
+                    if i % 17 == 0 {
+                        -0.0
+                    } else {
+                        v * 1e-3f32.powi((i % 5) as i32)
+                    }
+                })
+                .collect();
+            let start: Vec<f32> = (0..o).map(|c| c as f32 * 0.37 - 1.0).collect();
+            let mut got = start.clone();
+            add_channel_sums(&dz, np, &mut got);
+            let want: Vec<u32> = start
+                .iter()
+                .zip(dz.chunks_exact(np))
+                .map(|(&s, row)| (s + row.iter().copied().sum::<f32>()).to_bits())
+                .collect();
+            assert_eq!(
+                got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                want,
+                "o {o}, np {np}"
+            );
         }
     }
 }
