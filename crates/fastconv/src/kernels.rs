@@ -501,7 +501,13 @@ pub fn backward<T: Real>(
         }
         acc
     };
-    let dweight = (0..o * kk).map(|i| dweight_t[(i % kk) * o + i / kk]).collect();
+    // dW[oc][r] = dWᵀ[r][oc], row by row (no division per element).
+    let mut dweight = vec![T::ZERO; o * kk];
+    for (r, row) in dweight_t.chunks_exact(o).enumerate() {
+        for (oc, &v) in row.iter().enumerate() {
+            dweight[oc * kk + r] = v;
+        }
+    }
     (input_grad.then_some(dx), dweight, dbias)
 }
 
