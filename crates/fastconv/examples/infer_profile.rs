@@ -1,6 +1,7 @@
 //! Where fastconv's inference forward ([`fastconv::infer`]) spends its time on the seed CNN:
 //! the whole forward at a batch size, and each of its GEMMs alone at the shapes one group of
-//! images gives them (one thread, as inside a group), with GFLOP/s. Random weights and pixels
+//! images gives them (one thread, as inside a group), with GFLOP/s (conv2's 16 Winograd
+//! products together, and the im2col GEMM they replaced). Random weights and pixels
 //! (the time does not depend on them).
 //!
 //!     cargo run -p fastconv --release --example infer_profile [batch ...]   (default 1 32 256)
@@ -85,25 +86,30 @@ fn main() {
     // Each GEMM alone, one group of m images, one thread.
     for m in [1usize, 2, 4, 8] {
         let mut line = format!("GEMMs for {m} image(s), one thread:");
-        for (name, rows, k, n) in [
-            ("conv1", m * 676, 9, 32),
-            ("conv2", m * 100, 288, 64),
-            ("conv3", m * 9, 576, 64),
-            ("dense1", m, 576, 64),
+        // (name, rows, k, n, how many): conv2 runs as Winograd F(2×2, 3×3), 16 products of
+        // its 25 tiles per image; its im2col GEMM (what it replaced) is shown beside it.
+        for (name, rows, k, n, count) in [
+            ("conv1", m * 676, 9, 32, 1),
+            ("conv2 (Winograd, 16 GEMMs)", m * 25, 32, 64, 16),
+            ("conv2 as one im2col GEMM", m * 100, 288, 64, 1),
+            ("conv3", m * 9, 576, 64, 1),
+            ("dense1", m, 576, 64, 1),
         ] {
             let (a, b) = (values(rows * k, 10), values(k * n, 11));
             let mut c = vec![0.0f32; rows * n];
             let ms = median_ms(200, || {
-                matmul(
-                    &mut c,
-                    Mat::row_major(&a, rows, k).unwrap(),
-                    Mat::row_major(&b, k, n).unwrap(),
-                    false,
-                    false,
-                )
-                .unwrap()
+                for _ in 0..count {
+                    matmul(
+                        &mut c,
+                        Mat::row_major(&a, rows, k).unwrap(),
+                        Mat::row_major(&b, k, n).unwrap(),
+                        false,
+                        false,
+                    )
+                    .unwrap()
+                }
             });
-            let gflops = 2.0 * (rows * k * n) as f64 / ms / 1e6;
+            let gflops = 2.0 * (count * rows * k * n) as f64 / ms / 1e6;
             line.push_str(&format!(" {name} {ms:.4} ({gflops:.0} GFLOP/s);"));
         }
         println!("{line}");
