@@ -840,9 +840,10 @@ struct Job {
 }
 
 /// What the caller's thread and the helper share. Jobs are numbered from 1: `posted` is the
-/// last one handed over; whoever moves `claimed` from `n − 1` to `n` computes job `n` (the
-/// helper, or the caller when the helper has not taken it by the time the caller's own share
-/// is done); the helper sets `finished` to `n` when its result is in `result`.
+/// last one handed over; whoever raises `claimed` to `n` (`fetch_max`: a job a caller left
+/// unclaimed, on an error, does not block the next) computes job `n` — the helper, or the
+/// caller when the helper has not taken it by the time the caller's own share is done; the
+/// helper sets `finished` to `n` when its result is in `result`.
 struct Shared {
     layers: Arc<[Layer]>,
     posted: AtomicU64,
@@ -928,12 +929,7 @@ impl Pair {
     /// must (the helper had not taken it — unless `wait` — failed, or is gone).
     fn collect(&self, n: u64, dst: &mut [f32], wait: bool) -> bool {
         let sh = &*self.shared;
-        if !wait
-            && sh
-                .claimed
-                .compare_exchange(n - 1, n, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-        {
+        if !wait && sh.claimed.fetch_max(n, Ordering::AcqRel) < n {
             return false;
         }
         let mut spins = 0u32;
@@ -989,11 +985,7 @@ fn helper(sh: &Shared) {
     let mut seen = 0;
     while let Some(n) = next_job(sh, seen) {
         seen = n;
-        if sh
-            .claimed
-            .compare_exchange(n - 1, n, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
+        if sh.claimed.fetch_max(n, Ordering::AcqRel) >= n {
             continue;
         }
         let ok = SCRATCH.with(|cell| {
