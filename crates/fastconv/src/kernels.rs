@@ -224,14 +224,9 @@ pub fn im2col<T: Real>(g: &Geometry, x: &[T]) -> Scratch<T> {
         for img in 0..g.n {
             let plane = &x[(img * g.c + ci) * g.h * g.w..][..g.h * g.w];
             let out = &mut dst[img * p..][..p];
-            for oy in 0..ho {
-                // An element loop, not `copy_from_slice`: rows are 3–26 elements here, too
-                // short for a `memcpy` call to pay.
-                let src = &plane[(oy + ky) * g.w + kx..][..wo];
-                for (d, &v) in out[oy * wo..][..wo].iter_mut().zip(src) {
-                    *d = v;
-                }
-            }
+            // Element loops, not `copy_from_slice`: rows are 3–26 elements here, too short for
+            // a `memcpy` call to pay.
+            strided_rows(out, &plane[ky * g.w + kx..], (ho, wo, g.w), true, |d, v| *d = v);
         }
     });
     cols
@@ -254,15 +249,54 @@ fn col2im_add<T: Real>(g: &Geometry, dcols: &[T], dx: &mut [T]) {
         for ky in 0..k {
             for kx in 0..k {
                 let row = &dcols[(ci * k * k + ky * k + kx) * np + img * p..][..p];
-                for oy in 0..ho {
-                    let dst = &mut plane[(oy + ky) * g.w + kx..][..wo];
-                    for (d, &s) in dst.iter_mut().zip(&row[oy * wo..][..wo]) {
-                        *d += s;
-                    }
-                }
+                strided_rows(&mut plane[ky * g.w + kx..], row, (ho, wo, g.w), false, |d, s| *d += s);
             }
         }
     });
+}
+
+/// `f(d, s)` over `ho` rows of `wo` elements, pairing row `oy` of `a` with row `oy` of `b`:
+/// `a`'s rows `wo` apart and `b`'s `stride` apart when `a_packed`, the other way round when not
+/// (`f` gets `a`'s element first either way). Rows of 3 and 5 elements (the seed CNN's conv3 and
+/// small test shapes) go through fixed-length copies the compiler unrolls; a loop per row of
+/// 3 elements cost conv3's im2col and col2im most of their time.
+#[inline(always)]
+fn strided_rows<T: Copy>(
+    a: &mut [T],
+    b: &[T],
+    (ho, wo, stride): (usize, usize, usize),
+    a_packed: bool,
+    f: impl Fn(&mut T, T) + Copy,
+) {
+    #[inline(always)]
+    fn rows<T: Copy, const W: usize>(
+        a: &mut [T],
+        b: &[T],
+        (ho, stride): (usize, usize),
+        a_packed: bool,
+        f: impl Fn(&mut T, T),
+    ) {
+        let (sa, sb) = if a_packed { (W, stride) } else { (stride, W) };
+        for oy in 0..ho {
+            let d: &mut [T; W] = (&mut a[oy * sa..][..W]).try_into().expect("W elements");
+            let s: &[T; W] = b[oy * sb..][..W].try_into().expect("W elements");
+            for (d, &s) in d.iter_mut().zip(s) {
+                f(d, s);
+            }
+        }
+    }
+    match wo {
+        3 => rows::<T, 3>(a, b, (ho, stride), a_packed, f),
+        5 => rows::<T, 5>(a, b, (ho, stride), a_packed, f),
+        _ => {
+            let (sa, sb) = if a_packed { (wo, stride) } else { (stride, wo) };
+            for oy in 0..ho {
+                for (d, &s) in a[oy * sa..][..wo].iter_mut().zip(&b[oy * sb..][..wo]) {
+                    f(d, s);
+                }
+            }
+        }
+    }
 }
 
 /// Outputs of at least this many pixels per image are computed image by image (each thread
