@@ -715,16 +715,7 @@ fn wino_input(x: &[f32], v: &mut [f32], m: usize, (s, c, cs): (usize, usize, usi
                 out.next().unwrap(),
                 out.next().unwrap(),
             );
-            for (((((o0, o1), o2), o3), (&a0, &a1)), (&a2, &a3)) in r0
-                .iter_mut()
-                .zip(r1.iter_mut())
-                .zip(r2.iter_mut())
-                .zip(r3.iter_mut())
-                .zip(d0.iter().zip(d1))
-                .zip(d2.iter().zip(d3))
-            {
-                (*o0, *o1, *o2, *o3) = (a0 - a2, a1 + a2, a2 - a1, a1 - a3);
-            }
+            wino_combine([r0, r1, r2, r3], [d0, d1, d2, d3]);
         }
         // (Bᵀ·d)·B: the same combination along the columns, into V[4i + j][t].
         for (i, row) in t_rows.chunks_exact(4 * c).enumerate() {
@@ -732,23 +723,29 @@ fn wino_input(x: &[f32], v: &mut [f32], m: usize, (s, c, cs): (usize, usize, usi
             let [b0, b1, b2, b3] = &mut blocks[4 * i..4 * i + 4] else {
                 unreachable!("16 blocks")
             };
-            let (v0, v1, v2, v3) = (
+            let v = [
                 &mut b0[t * c..][..c],
                 &mut b1[t * c..][..c],
                 &mut b2[t * c..][..c],
                 &mut b3[t * c..][..c],
-            );
-            for (((((o0, o1), o2), o3), (&a0, &a1)), (&a2, &a3)) in v0
-                .iter_mut()
-                .zip(v1.iter_mut())
-                .zip(v2.iter_mut())
-                .zip(v3.iter_mut())
-                .zip(e0.iter().zip(e1))
-                .zip(e2.iter().zip(e3))
-            {
-                (*o0, *o1, *o2, *o3) = (a0 - a2, a1 + a2, a2 - a1, a1 - a3);
-            }
+            ];
+            wino_combine(v, [e0, e1, e2, e3]);
         }
+    }
+}
+
+/// One application of `Bᵀ` to four channel vectors, element by element:
+/// `o = (d0 − d2, d1 + d2, d2 − d1, d1 − d3)` (the rows of the tile, then its columns).
+fn wino_combine([o0, o1, o2, o3]: [&mut [f32]; 4], [d0, d1, d2, d3]: [&[f32]; 4]) {
+    for (((((o0, o1), o2), o3), (&a0, &a1)), (&a2, &a3)) in o0
+        .iter_mut()
+        .zip(o1.iter_mut())
+        .zip(o2.iter_mut())
+        .zip(o3.iter_mut())
+        .zip(d0.iter().zip(d1))
+        .zip(d2.iter().zip(d3))
+    {
+        (*o0, *o1, *o2, *o3) = (a0 - a2, a1 + a2, a2 - a1, a1 - a3);
     }
 }
 

@@ -140,21 +140,26 @@ fn agree(name: &str, layers: &[Spec], side: usize, channels: usize, device: &Dev
     }
 }
 
+/// The seed CNN's layers (random weights): three convolution blocks, two dense layers.
+fn seed_cnn(device: &Device) -> [Spec; 5] {
+    [
+        conv(32, 1, 3, true, device),
+        conv(64, 32, 3, true, device),
+        conv(64, 64, 3, false, device),
+        dense(576, 64, true, device),
+        dense(64, 10, false, device),
+    ]
+}
+
 #[test]
 fn the_seed_cnn_equals_burns_stock_layers_at_every_batch_size() {
     let device = gradlab::backend::host_device();
-    let layers = [
-        conv(32, 1, 3, true, &device),
-        conv(64, 32, 3, true, &device),
-        conv(64, 64, 3, false, &device),
-        dense(576, 64, true, &device),
-        dense(64, 10, false, &device),
-    ];
+    let layers = seed_cnn(&device);
     agree("seed CNN", &layers, 28, 1, &device);
 }
 
-/// One image through `layers` with the helper and without, on the same weights: `calls` images
-/// one after the other, a pause longer than the helper's spin before every fifth.
+/// One image through `layers` with the helper and without, on the same weights: 20 images one
+/// after the other, a pause longer than the helper's spin before every fifth.
 fn helper_agrees(name: &str, layers: &[Spec], side: usize, channels: usize, device: &Device) {
     let mut alone = packed(layers, side, channels);
     alone.set_helper(false);
@@ -212,13 +217,7 @@ fn helper_agrees(name: &str, layers: &[Spec], side: usize, channels: usize, devi
 #[test]
 fn batch_one_with_the_helper_thread_equals_one_thread_and_burns() {
     let device = gradlab::backend::host_device();
-    let seed = [
-        conv(32, 1, 3, true, &device),
-        conv(64, 32, 3, true, &device),
-        conv(64, 64, 3, false, &device),
-        dense(576, 64, true, &device),
-        dense(64, 10, false, &device),
-    ];
+    let seed = seed_cnn(&device);
     helper_agrees("seed CNN (conv2 shared, pooled)", &seed, 28, 1, &device);
     // 16 → conv 3 → 14×14×64 (1.8 M multiply-adds, shared, no pool) → dense.
     let unpooled = [conv(64, 16, 3, false, &device), dense(14 * 14 * 64, 10, false, &device)];
