@@ -344,8 +344,11 @@ struct PackedCnnJob {
 }
 
 impl Workload for PackedCnnJob {
+    /// On one of rayon's threads, as `mnist-cnn train` runs a fast-path step on flex
+    /// (`fastconv::on_worker`).
     fn train_step(&mut self) -> Result<()> {
-        self.job.train_step()
+        let job = &mut self.job;
+        fastconv::on_worker(|| job.train_step())
     }
 
     fn infer_step(&mut self) -> Result<()> {

@@ -87,3 +87,16 @@ pub fn conv_relu(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>) -> Tensor<4> 
         bias.into_dispatch(),
     ))
 }
+
+/// Runs `f` on one of rayon's worker threads, and returns what it returns: for a whole training
+/// step on flex (`mnist-cnn train`, the bench's `mnist-cnn-fast` rows).
+///
+/// A step's kernels start ~40 parallel sections (im2col, GEMMs, epilogues, the per-image
+/// backward). From a thread outside rayon's pool each one is handed to the pool while the
+/// calling thread sleeps on a lock and is woken at the end: two futex round trips per section,
+/// which on the 2-core dev VM cost ~0.3 ms of a 2.5 ms batch-32 step. From inside the pool a
+/// section runs on the calling worker, the other half stolen by the idle one. The arithmetic is
+/// the same either way (the kernels' sums do not depend on which thread runs them).
+pub fn on_worker<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    rayon::scope(|_| f())
+}

@@ -1,6 +1,7 @@
 //! Splits one training step of the seed CNN on flex into its phases — forward + loss, backward,
 //! optimizer — and times each, stock and fast path interleaved (medians of 60 steps, batch from
-//! the first argument, 32 by default). Freed memory is kept for reuse, as `mnist-cnn` does with
+//! the first argument, 32 by default); the fast path's step on one of rayon's threads, as
+//! `mnist-cnn train` runs it (`fastconv::on_worker`). Freed memory is kept for reuse, as `mnist-cnn` does with
 //! `fast_path` (`--malloc-defaults` as second argument: glibc's defaults).
 //!
 //! `cargo build --release --workspace --examples && target/release/examples/step_phases [batch]`
@@ -26,19 +27,24 @@ fn main() {
     let targets: Tensor<1, Int> = Tensor::from_data(TensorData::new(labels, [batch]), &device);
     let loss_fn = CrossEntropyLossConfig::new().init(&device);
     for rep in 0..70 {
-        for (model, optim, times) in models.iter_mut() {
-            let t0 = Instant::now();
-            let loss = loss_fn.forward(model.forward(images.clone()), targets.clone());
-            device.sync().unwrap();
-            let t1 = Instant::now();
-            let grads = GradientsParams::from_grads(loss.backward(), &*model);
-            device.sync().unwrap();
-            let t2 = Instant::now();
-            *model = optim.step(1e-3, model.clone(), grads);
-            device.sync().unwrap();
-            let t3 = Instant::now();
+        for (fast, (model, optim, times)) in [false, true].into_iter().zip(models.iter_mut()) {
+            let mut step = || {
+                let t0 = Instant::now();
+                let loss = loss_fn.forward(model.forward(images.clone()), targets.clone());
+                device.sync().unwrap();
+                let t1 = Instant::now();
+                let grads = GradientsParams::from_grads(loss.backward(), &*model);
+                device.sync().unwrap();
+                let t2 = Instant::now();
+                *model = optim.step(1e-3, model.clone(), grads);
+                device.sync().unwrap();
+                let t3 = Instant::now();
+                [t1 - t0, t2 - t1, t3 - t2].map(|d| d.as_secs_f64() * 1e3)
+            };
+            // The fast path's step on one of rayon's threads, as `mnist-cnn train` runs it.
+            let phases = if fast { fastconv::on_worker(step) } else { step() };
             if rep >= 10 {
-                times.push([t1 - t0, t2 - t1, t3 - t2].map(|d| d.as_secs_f64() * 1e3));
+                times.push(phases);
             }
         }
     }

@@ -351,14 +351,26 @@ fn train_epoch(
     let mut loss_sum: Tensor<1> = Tensor::zeros([1], device);
     let mut correct: Tensor<1, Int> = Tensor::zeros([1], device);
     let mut seen = 0usize;
+    let on_worker = cfg.fast_path && devices.len() == 1 && fastconv::is_fast(device);
     for (step, batch) in loader.iter().enumerate() {
         let batch = batch.context("loading a training batch")?;
         let n = batch.targets.dims()[0];
-        let (grads, mean, hits) = step_grads(&model, batch, devices);
+        // On flex with the fast path, the step runs on one of rayon's threads
+        // (`fastconv::on_worker`: the kernels' parallel sections then start without waking
+        // this thread each time; the same results).
+        let step_once = |model: Cnn, optim: &mut ModuleOptimizer| {
+            let (grads, mean, hits) = step_grads(&model, batch, devices);
+            (optim.step(cfg.learning_rate, model, grads), mean, hits)
+        };
+        let (next, mean, hits) = if on_worker {
+            fastconv::on_worker(|| step_once(model, &mut *optim))
+        } else {
+            step_once(model, &mut *optim)
+        };
+        model = next;
         loss_sum = loss_sum + mean.mul_scalar(n as f64);
         correct = correct + hits;
         seen += n;
-        model = optim.step(cfg.learning_rate, model, grads);
         bar.inc(1);
         if verbose && (step % 25 == 24) && !bar.is_hidden() {
             let l = loss_sum.clone().into_scalar::<f64>() / seen as f64;

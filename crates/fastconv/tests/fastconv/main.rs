@@ -5,6 +5,7 @@ mod adam;
 mod burn_op;
 mod infer;
 mod kernels;
+mod on_worker;
 
 /// Held by each test that runs the CubeCL kernels on wgpu, so they never run at once.
 ///
