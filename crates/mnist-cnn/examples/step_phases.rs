@@ -1,8 +1,8 @@
 //! Splits one training step of the seed CNN on flex into its phases — forward + loss, backward,
 //! optimizer — and times each, stock and fast path interleaved (medians of 60 steps, batch from
 //! the first argument, 32 by default); the fast path's step on one of rayon's threads, as
-//! `mnist-cnn train` runs it (`fastconv::on_worker`). Freed memory is kept for reuse, as `mnist-cnn` does with
-//! `fast_path` (`--malloc-defaults` as second argument: glibc's defaults).
+//! `mnist-cnn train` runs it (`fastconv::on_worker`). Freed memory is kept for reuse, as
+//! `mnist-cnn` does with `fast_path` (`--malloc-defaults` as second argument: glibc's defaults).
 //!
 //! `cargo build --release --workspace --examples && target/release/examples/step_phases [batch]`
 

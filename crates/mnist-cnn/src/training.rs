@@ -355,17 +355,18 @@ fn train_epoch(
     for (step, batch) in loader.iter().enumerate() {
         let batch = batch.context("loading a training batch")?;
         let n = batch.targets.dims()[0];
-        // On flex with the fast path, the step runs on one of rayon's threads
+        // With the fast path on one flex device, the step runs on one of rayon's threads
         // (`fastconv::on_worker`: the kernels' parallel sections then start without waking
         // this thread each time; the same results).
-        let step_once = |model: Cnn, optim: &mut ModuleOptimizer| {
+        let optim = &mut *optim;
+        let step_once = move || {
             let (grads, mean, hits) = step_grads(&model, batch, devices);
             (optim.step(cfg.learning_rate, model, grads), mean, hits)
         };
         let (next, mean, hits) = if on_worker {
-            fastconv::on_worker(|| step_once(model, &mut *optim))
+            fastconv::on_worker(step_once)
         } else {
-            step_once(model, &mut *optim)
+            step_once()
         };
         model = next;
         loss_sum = loss_sum + mean.mul_scalar(n as f64);

@@ -24,8 +24,8 @@ fn fused() -> FusedAdam {
     FusedAdam::new(BETAS.0, BETAS.1, EPSILON)
 }
 
-/// The tensor's values as bits (f32 or f64), in logical order.
-fn bits<const D: usize>(t: &Tensor<D>) -> Vec<u64> {
+/// The tensor's values as bits (f32 or f64), in logical order (also `on_worker`'s tests).
+pub(crate) fn bits<const D: usize>(t: &Tensor<D>) -> Vec<u64> {
     let data = t.clone().into_data();
     match t.dtype() {
         DType::F64 => data.iter::<f64>().map(f64::to_bits).collect(),

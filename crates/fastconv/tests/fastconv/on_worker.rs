@@ -4,10 +4,7 @@
 use burn::tensor::{Distribution, Tensor};
 use gradlab::BackendName;
 
-/// The bits of a tensor's values.
-fn bits<const D: usize>(t: Tensor<D>) -> Vec<u32> {
-    t.into_data().iter::<f32>().map(f32::to_bits).collect()
-}
+use crate::adam::bits;
 
 #[test]
 fn a_step_on_a_worker_thread_matches_one_from_the_calling_thread() {
@@ -38,9 +35,9 @@ fn a_step_on_a_worker_thread_matches_one_from_the_calling_thread() {
             b2.clone(),
         );
         let grads = (y.clone() * r.clone()).sum().backward();
-        let g4 = |t: &Tensor<4>| bits(t.grad(&grads).expect("tracked"));
-        let g1 = |t: &Tensor<1>| bits(t.grad(&grads).expect("tracked"));
-        (bits(y), [g4(&x), g4(&w1), g4(&w2)], [g1(&b1), g1(&b2)])
+        let g4 = |t: &Tensor<4>| bits(&t.grad(&grads).expect("tracked"));
+        let g1 = |t: &Tensor<1>| bits(&t.grad(&grads).expect("tracked"));
+        (bits(&y), [g4(&x), g4(&w1), g4(&w2)], [g1(&b1), g1(&b2)])
     };
     let here = step();
     let on_worker = fastconv::on_worker(step);
