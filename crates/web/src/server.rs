@@ -168,11 +168,14 @@ pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2
 /// Serve until Ctrl-C or SIGTERM; requests in flight then get [`SHUTDOWN_GRACE`] to finish (a
 /// second signal, or the end of the grace, stops at once, saying so).
 pub async fn serve_until_signal(listener: tokio::net::TcpListener, state: Arc<AppState>) -> Result<()> {
+    // Listening from here on, so a second signal sent just after the first is not missed.
+    let signals = Arc::new(tokio::sync::Mutex::new(gradlab::signal::Signals::new()));
     let signalled = Arc::new(tokio::sync::Notify::new());
     let notify = signalled.clone();
     let counts = state.clone();
+    let first = signals.clone();
     let serving = serve(listener, state, async move {
-        signal().await;
+        first.lock().await.recv().await;
         let n = counts.in_flight.load(Ordering::SeqCst);
         eprintln!(
             "gradlab-web: stopping: finishing {} in flight (Ctrl-C again stops at once)",
@@ -182,23 +185,19 @@ pub async fn serve_until_signal(listener: tokio::net::TcpListener, state: Arc<Ap
     });
     let deadline = async {
         signalled.notified().await;
+        let mut signals = signals.lock().await;
         tokio::select! {
             _ = tokio::time::sleep(SHUTDOWN_GRACE) => eprintln!(
                 "gradlab-web: requests still in flight after {} s: stopping anyway",
                 SHUTDOWN_GRACE.as_secs()
             ),
-            _ = signal() => eprintln!("gradlab-web: second signal: stopping at once"),
+            _ = signals.recv() => eprintln!("gradlab-web: second signal: stopping at once"),
         }
     };
     tokio::select! {
         r = serving => r,
         _ = deadline => Ok(()),
     }
-}
-
-/// Completes on Ctrl-C or SIGTERM ([`gradlab::signal::shutdown`]).
-pub async fn signal() {
-    gradlab::signal::shutdown().await;
 }
 
 /// A server on a thread of its own (its own runtime), for tests and the load generator.
